@@ -1,0 +1,46 @@
+"""The server-rendered pages. Thin: they call the apps' services and selectors."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from marketplace.errors import DomainError
+from projects.selectors import marketplace_stats
+from schools.services import verification_confirm_email
+
+
+@require_GET
+def landing(request: HttpRequest) -> HttpResponse:
+    return render(request, "frontend/landing.html", {"stats": marketplace_stats()})
+
+
+@never_cache
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """`{"status": "ok", "database": "ok"}`, or 503 when the database does not answer."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@require_GET
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mailed link: confirms the school address, then the coordinator reviews."""
+    try:
+        verification = verification_confirm_email(token=token)
+    except DomainError as exc:
+        return render(request, "frontend/verify_email.html", {"error": exc.message}, status=400)
+    return render(request, "frontend/verify_email.html", {"verification": verification})
+
+
+@require_GET
+def payouts_return(request: HttpRequest) -> HttpResponse:
+    """Where the payout onboarding sends the student back. Readiness comes from the gateway."""
+    return render(request, "frontend/payouts_return.html")

@@ -1,0 +1,83 @@
+"""Routes of `/api/v1/`: the public contract of DESIGN.md, plus a few more."""
+
+from django.urls import path
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from marketplace.api import views as accounts
+from projects.api import views as projects
+from schools.api import views as schools
+
+urlpatterns = [
+    path("auth/register/", accounts.RegisterApi.as_view(), name="register"),
+    path("auth/token/", TokenObtainPairView.as_view(), name="token"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("me/", accounts.MeApi.as_view(), name="me"),
+    path("skills/", accounts.SkillListApi.as_view(), name="skill-list"),
+    path("students/me/", accounts.StudentMeApi.as_view(), name="student-me"),
+    path(
+        "students/me/payouts/onboard/", projects.PayoutOnboardApi.as_view(), name="payout-onboard"
+    ),
+    path("schools/", schools.SchoolListApi.as_view(), name="school-list"),
+    path("schools/<int:pk>/", schools.SchoolDetailApi.as_view(), name="school-detail"),
+    path("verifications/", schools.VerificationListCreateApi.as_view(), name="verification-list"),
+    path(
+        "verifications/confirm/",
+        schools.VerificationConfirmApi.as_view(),
+        name="verification-confirm",
+    ),
+    path(
+        "verifications/<int:pk>/approve/",
+        schools.VerificationApproveApi.as_view(),
+        name="verification-approve",
+    ),
+    path(
+        "verifications/<int:pk>/reject/",
+        schools.VerificationRejectApi.as_view(),
+        name="verification-reject",
+    ),
+    path(
+        "verifications/<int:pk>/revoke/",
+        schools.VerificationRevokeApi.as_view(),
+        name="verification-revoke",
+    ),
+    path(
+        "admin/coordinators/",
+        schools.CoordinatorCreateApi.as_view(),
+        name="admin-coordinator-create",
+    ),
+    path("projects/", projects.ProjectListCreateApi.as_view(), name="project-list"),
+    path("projects/<int:pk>/", projects.ProjectDetailApi.as_view(), name="project-detail"),
+    path(
+        "projects/<int:pk>/publish/", projects.ProjectPublishApi.as_view(), name="project-publish"
+    ),
+    path("projects/<int:pk>/cancel/", projects.ProjectCancelApi.as_view(), name="project-cancel"),
+    path(
+        "projects/<int:pk>/matches/", projects.ProjectMatchesApi.as_view(), name="project-matches"
+    ),
+    path("projects/<int:pk>/bids/", projects.ProjectBidsApi.as_view(), name="project-bids"),
+    path("bids/<int:pk>/withdraw/", projects.BidWithdrawApi.as_view(), name="bid-withdraw"),
+    path("bids/<int:pk>/shortlist/", projects.BidShortlistApi.as_view(), name="bid-shortlist"),
+    path("bids/<int:pk>/reject/", projects.BidRejectApi.as_view(), name="bid-reject"),
+    path("bids/<int:pk>/accept/", projects.BidAcceptApi.as_view(), name="bid-accept"),
+    path("contracts/", projects.ContractListApi.as_view(), name="contract-list"),
+    path("contracts/<int:pk>/", projects.ContractDetailApi.as_view(), name="contract-detail"),
+    path(
+        "contracts/<int:pk>/ledger/", projects.ContractLedgerApi.as_view(), name="contract-ledger"
+    ),
+    path("milestones/<int:pk>/fund/", projects.MilestoneFundApi.as_view(), name="milestone-fund"),
+    path(
+        "milestones/<int:pk>/submit/",
+        projects.MilestoneSubmitApi.as_view(),
+        name="milestone-submit",
+    ),
+    path(
+        "milestones/<int:pk>/approve/",
+        projects.MilestoneApproveApi.as_view(),
+        name="milestone-approve",
+    ),
+    path(
+        "milestones/<int:pk>/request-changes/",
+        projects.MilestoneRequestChangesApi.as_view(),
+        name="milestone-request-changes",
+    ),
+]

@@ -1,0 +1,150 @@
+"""Accounts, the current user, skills and the student's own profile."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace.api.mixins import ListApi
+from marketplace.errors import PermissionDenied
+from marketplace.models import StudentProfile, User
+from marketplace.money import CURRENCY_CHOICES
+from marketplace.selectors import skill_list, user_company
+from marketplace.services import student_profile_update, user_register
+
+
+class SkillOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    category = serializers.CharField()
+
+
+class StudentProfileOutput(serializers.Serializer):
+    headline = serializers.CharField()
+    bio = serializers.CharField()
+    skills = serializers.SerializerMethodField()
+    day_rate_cents = serializers.IntegerField(allow_null=True)
+    currency = serializers.CharField()
+    availability = serializers.CharField()
+
+    def get_skills(self, obj: StudentProfile) -> list[str]:
+        return sorted(s.slug for s in obj.skills.all())
+
+
+class CompanyOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class UserOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    role = serializers.CharField()
+    is_staff = serializers.BooleanField()
+
+
+class RegisterApi(APIView):
+    """Create a company member (and their company) or a student account."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        password = serializers.CharField(max_length=128, write_only=True)
+        role = serializers.ChoiceField(choices=[User.Role.COMPANY, User.Role.STUDENT])
+        first_name = serializers.CharField(max_length=150)
+        last_name = serializers.CharField(max_length=150)
+        company_name = serializers.CharField(
+            max_length=200, required=False, allow_blank=True, default=""
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: UserOutput})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_register(**data.validated_data)
+        return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
+
+
+class MeApi(APIView):
+    """The signed-in user, their role and profile (student profile, company or school)."""
+
+    class OutputSerializer(UserOutput):
+        company = serializers.SerializerMethodField()
+        student_profile = serializers.SerializerMethodField()
+        school_id = serializers.SerializerMethodField()
+
+        def get_company(self, obj: User) -> dict | None:
+            company = user_company(user=obj)
+            return CompanyOutput(company).data if company else None
+
+        def get_student_profile(self, obj: User) -> dict | None:
+            profile = getattr(obj, "student_profile", None)
+            return StudentProfileOutput(profile).data if profile else None
+
+        def get_school_id(self, obj: User) -> int | None:
+            coordinator = getattr(obj, "coordinator", None)
+            return coordinator.school_id if coordinator else None
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(request.user).data)
+
+
+class SkillListApi(ListApi):
+    """The skills catalogue; `search` matches the name."""
+
+    permission_classes = [AllowAny]
+
+    class FilterSerializer(serializers.Serializer):
+        search = serializers.CharField(required=False, max_length=200)
+
+    @extend_schema(parameters=[FilterSerializer], responses=SkillOutput(many=True))
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return self.paginated(skill_list(**filters.validated_data), SkillOutput)
+
+
+class StudentMeApi(APIView):
+    """The student's own profile: read and change it."""
+
+    class InputSerializer(serializers.Serializer):
+        headline = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        bio = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+        skills = serializers.ListField(
+            child=serializers.SlugField(max_length=220), required=False, max_length=100
+        )
+        day_rate_cents = serializers.IntegerField(
+            min_value=0, max_value=100_000_000, required=False, allow_null=True
+        )
+        currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, required=False)
+        availability = serializers.ChoiceField(
+            choices=StudentProfile.Availability.choices, required=False
+        )
+
+    def _profile(self, request: Request) -> StudentProfile:
+        if request.user.role != User.Role.STUDENT:
+            raise PermissionDenied("Only students have a student profile.")
+        return StudentProfile.objects.prefetch_related("skills").get_or_create(user=request.user)[0]
+
+    @extend_schema(responses=StudentProfileOutput)
+    def get(self, request: Request) -> Response:
+        return Response(StudentProfileOutput(self._profile(request)).data)
+
+    @extend_schema(request=InputSerializer, responses=StudentProfileOutput)
+    def patch(self, request: Request) -> Response:
+        self._profile(request)
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        profile = student_profile_update(user=request.user, **data.validated_data)
+        profile = StudentProfile.objects.prefetch_related("skills").get(pk=profile.pk)
+        return Response(StudentProfileOutput(profile).data)

@@ -1,0 +1,25 @@
+"""Reads of the participants."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from marketplace.models import Company, Skill, User
+
+
+def user_company(*, user: User) -> Company | None:
+    """The company the user is a member of, or None."""
+    membership = getattr(user, "company_membership", None)
+    return membership.company if membership is not None else None
+
+
+def user_company_id(*, user: User) -> int | None:
+    membership = getattr(user, "company_membership", None)
+    return membership.company_id if membership is not None else None
+
+
+def skill_list(*, search: str | None = None) -> QuerySet[Skill]:
+    qs = Skill.objects.order_by("name", "id")
+    if search:
+        qs = qs.filter(name__icontains=search)
+    return qs

@@ -1,0 +1,108 @@
+"""Writes of the participants: registration and the student profile."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from marketplace.errors import PermissionDenied, ValidationFailed
+from marketplace.models import Company, CompanyMembership, Skill, StudentProfile, User
+
+SELF_SERVICE_ROLES = (User.Role.COMPANY, User.Role.STUDENT)
+
+
+@transaction.atomic
+def user_register(
+    *,
+    email: str,
+    password: str,
+    role: str,
+    first_name: str,
+    last_name: str,
+    company_name: str = "",
+) -> User:
+    """Create a company member (with a new company they own) or a student (with a profile).
+
+    The account can sign in at once. Raises ValidationFailed naming the field for
+    a taken e-mail, a weak password, a role that is not self-service or a
+    company without a name.
+    """
+    email = email.strip().lower()
+    if role not in SELF_SERVICE_ROLES:
+        raise ValidationFailed("Sign up as a company or a student.", field="role")
+    if role == User.Role.COMPANY and not company_name.strip():
+        raise ValidationFailed("A company needs a name.", field="company_name")
+    candidate = User(email=email, first_name=first_name, last_name=last_name, role=role)
+    try:
+        validate_password(password, candidate)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages), field="password") from exc
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationFailed("An account with this e-mail already exists.", field="email")
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=email,
+                password=password,
+                first_name=first_name,
+                last_name=last_name,
+                role=role,
+            )
+    except IntegrityError as exc:
+        raise ValidationFailed(
+            "An account with this e-mail already exists.", field="email"
+        ) from exc
+    if role == User.Role.COMPANY:
+        company = Company.objects.create(name=company_name.strip())
+        CompanyMembership.objects.create(
+            company=company, user=user, role=CompanyMembership.Role.OWNER
+        )
+    else:
+        StudentProfile.objects.create(user=user)
+    return user
+
+
+@transaction.atomic
+def student_profile_update(
+    *,
+    user: User,
+    skills: Sequence[str] | None = None,
+    **fields: object,
+) -> StudentProfile:
+    """Change a student's own profile; `skills` is a list of skill slugs (replaces the set).
+
+    Accepted fields: headline, bio, day_rate_cents, currency, availability.
+    Raises PermissionDenied for a non-student and ValidationFailed (field
+    `skills`) naming unknown slugs.
+    """
+    if user.role != User.Role.STUDENT:
+        raise PermissionDenied("Only students have a student profile.")
+    profile, _ = StudentProfile.objects.select_for_update().get_or_create(user=user)
+    allowed = {"headline", "bio", "day_rate_cents", "currency", "availability"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationFailed(f"Unknown field {sorted(unknown)[0]}.", field=sorted(unknown)[0])
+    for name, value in fields.items():
+        setattr(profile, name, value)
+    profile.save()
+    if skills is not None:
+        found = list(Skill.objects.filter(slug__in=set(skills)))
+        missing = sorted(set(skills) - {s.slug for s in found})
+        if missing:
+            raise ValidationFailed(f"Unknown skills: {', '.join(missing)}.", field="skills")
+        profile.skills.set(found)
+    return profile
+
+
+def skill_get_or_create(*, name: str, category: str = "") -> tuple[Skill, bool]:
+    """The skill whose slug is `slugify(name)`, created if missing. Raises on an empty slug."""
+    slug = slugify(name)[:220]
+    if not slug:
+        raise ValidationFailed(f"{name!r} has no usable slug.", field="name")
+    return Skill.objects.get_or_create(
+        slug=slug, defaults={"name": name[:200], "category": category[:200]}
+    )

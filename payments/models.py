@@ -1,0 +1,187 @@
+"""Money: escrows, their transitions, the double-entry ledger and payout accounts.
+
+Nothing here knows about briefs or milestones: an escrow carries an opaque
+`reference` (such as `milestone:42`) and the app that owns the work points to
+its escrow.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from marketplace.money import CURRENCY_CHOICES
+
+
+class PayoutAccount(models.Model):
+    """A payee's connected account at the gateway (Stripe Connect Express, or dummy).
+
+    Money may be transferred only when `payouts_enabled` (set from the gateway's
+    account status, never from the browser's return).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_account"
+    )
+    gateway = models.CharField(max_length=16)
+    account_id = models.CharField(max_length=255, unique=True)
+    payouts_enabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.account_id} ({'ready' if self.payouts_enabled else 'onboarding'})"
+
+
+class Escrow(models.Model):
+    """Money held for one piece of work between a paying company and a payee.
+
+    Amounts are integer minor units of `currency`. The company is charged
+    `amount_cents + company_fee_cents`; on release the payee receives
+    `amount_cents - student_commission_cents` and the platform keeps both fees.
+    States: awaiting_funding → funded → release_pending → released, or
+    funded → refunded. `release_pending` means the work was approved but the
+    payee's payout account is not ready yet.
+    """
+
+    class Status(models.TextChoices):
+        AWAITING_FUNDING = "awaiting_funding", "Awaiting funding"
+        FUNDED = "funded", "Funded"
+        RELEASE_PENDING = "release_pending", "Approved, waiting for the payee's payout account"
+        RELEASED = "released", "Released"
+        REFUNDED = "refunded", "Refunded"
+
+    reference = models.CharField(max_length=100, unique=True)
+    company = models.ForeignKey(
+        "marketplace.Company", on_delete=models.PROTECT, related_name="escrows"
+    )
+    payee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="escrows_received"
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount_cents = models.BigIntegerField()
+    company_fee_cents = models.BigIntegerField()
+    student_commission_cents = models.BigIntegerField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.AWAITING_FUNDING
+    )
+    gateway = models.CharField(max_length=16)
+    funding_attempts = models.PositiveIntegerField(default=0)
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    charge_id = models.CharField(max_length=255, blank=True)
+    transfer_id = models.CharField(max_length=255, blank=True)
+    refund_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    funded_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "awaiting_funding",
+                        "funded",
+                        "release_pending",
+                        "released",
+                        "refunded",
+                    ]
+                ),
+                name="escrow_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_cents__gt=0)
+                & Q(company_fee_cents__gte=0)
+                & Q(student_commission_cents__gte=0)
+                & Q(student_commission_cents__lte=models.F("amount_cents")),
+                name="escrow_amounts_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.status}"
+
+    @property
+    def charge_cents(self) -> int:
+        """What the company pays: the work amount plus the company's service fee."""
+        return self.amount_cents + self.company_fee_cents
+
+    @property
+    def payee_cents(self) -> int:
+        """What the payee receives on release: the work amount less the commission."""
+        return self.amount_cents - self.student_commission_cents
+
+
+class EscrowEvent(models.Model):
+    """One row per escrow transition: who moved it, from where, to where, when."""
+
+    escrow = models.ForeignKey(Escrow, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=16)
+    to_status = models.CharField(max_length=16)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
+
+class LedgerTransaction(models.Model):
+    """A balanced group of ledger entries: one money movement. Never updated or deleted."""
+
+    class Kind(models.TextChoices):
+        FUNDING = "funding", "Funding"
+        RELEASE = "release", "Release"
+        REFUND = "refund", "Refund"
+        REVERSAL = "reversal", "Reversal"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    escrow = models.ForeignKey(
+        Escrow, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_transactions"
+    )
+    currency = models.CharField(max_length=3)
+    memo = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.currency}"
+
+
+class LedgerEntry(models.Model):
+    """One side of a movement. `amount_cents` is signed: positive debit, negative credit.
+
+    Accounts are strings such as `company:7`, `escrow`, `student:12`,
+    `platform:revenue`. The entries of a transaction sum to zero.
+    """
+
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.CharField(max_length=64)
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    memo = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount_cents=0), name="ledgerentry_nonzero"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "currency"], name="ledgerentry_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount_cents:+d} {self.currency}"

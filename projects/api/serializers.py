@@ -1,0 +1,106 @@
+"""Output shapes of briefs, bids, contracts, milestones and ledger entries.
+
+Amounts are integers in the currency's minor unit (`*_cents`), with `currency`.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from projects.models import Milestone, Project
+from projects.selectors import milestone_status
+
+
+class CompanyRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ProjectOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    visibility = serializers.CharField()
+    budget_cents = serializers.IntegerField()
+    currency = serializers.CharField()
+    deadline = serializers.DateField(allow_null=True)
+    skills = serializers.SerializerMethodField()
+    allowed_schools = serializers.SerializerMethodField()
+    company = CompanyRef()
+    bid_count = serializers.IntegerField(required=False)
+    created_at = serializers.DateTimeField()
+    published_at = serializers.DateTimeField(allow_null=True)
+
+    def get_skills(self, obj: Project) -> list[str]:
+        return sorted(s.slug for s in obj.skills.all())
+
+    def get_allowed_schools(self, obj: Project) -> list[int]:
+        return sorted(s.pk for s in obj.allowed_schools.all())
+
+
+class StudentRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+
+
+class BidOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.IntegerField(source="project_id")
+    student = StudentRef()
+    amount_cents = serializers.IntegerField()
+    currency = serializers.CharField()
+    estimated_days = serializers.IntegerField()
+    cover_letter = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class MilestoneOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    title = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    currency = serializers.CharField()
+    due_date = serializers.DateField(allow_null=True)
+    status = serializers.SerializerMethodField(
+        help_text="pending, funded, submitted, changes_requested, released, refunded or disputed"
+    )
+    work_status = serializers.CharField()
+    escrow_status = serializers.CharField(source="escrow.status")
+    charge_cents = serializers.IntegerField(source="escrow.charge_cents")
+    company_fee_cents = serializers.IntegerField(source="escrow.company_fee_cents")
+    student_payout_cents = serializers.IntegerField(source="escrow.payee_cents")
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    approved_at = serializers.DateTimeField(allow_null=True)
+
+    def get_status(self, obj: Milestone) -> str:
+        return milestone_status(obj)
+
+
+class ContractOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.IntegerField(source="project_id")
+    project_title = serializers.CharField(source="project.title")
+    bid = serializers.IntegerField(source="bid_id")
+    company = CompanyRef()
+    student = StudentRef()
+    amount_cents = serializers.IntegerField()
+    currency = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    milestones = MilestoneOutput(many=True)
+
+
+class LedgerEntryOutput(serializers.Serializer):
+    transaction = serializers.IntegerField(source="transaction_id")
+    account = serializers.CharField()
+    amount_cents = serializers.IntegerField(help_text="signed: positive debit, negative credit")
+    currency = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    memo = serializers.CharField()

@@ -1,0 +1,382 @@
+"""Briefs, bids, contracts, milestones and their money, one view per use case.
+
+Every view first finds the object through a selector scoped to the caller (404
+when it is not theirs to see), then calls one service, which checks the role
+(403) and the state (409).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace.api.mixins import ListApi, get_visible
+from marketplace.errors import PermissionDenied
+from marketplace.models import User
+from marketplace.money import CURRENCY_CHOICES
+from projects.api.serializers import (
+    BidOutput,
+    ContractOutput,
+    LedgerEntryOutput,
+    MilestoneOutput,
+    ProjectOutput,
+)
+from projects.filters import ProjectFilter
+from projects.matching import match_candidates, score_parts
+from projects.models import Project
+from projects.permissions import can_manage_project
+from projects.selectors import (
+    bid_list_for_project,
+    bid_visible_to,
+    contract_ledger_entries,
+    contract_list,
+    contract_visible_to,
+    milestone_visible_to,
+    project_list,
+)
+from projects.services import (
+    MilestoneSpec,
+    bid_accept,
+    bid_reject,
+    bid_shortlist,
+    bid_submit,
+    bid_withdraw,
+    milestone_approve,
+    milestone_fund,
+    milestone_request_changes,
+    milestone_submit,
+    project_cancel,
+    project_create,
+    project_publish,
+    project_update,
+    student_payouts_onboard,
+)
+
+
+def _project_out(request: Request, pk: int) -> dict:
+    return ProjectOutput(get_visible(project_list(user=request.user), pk)).data  # type: ignore[return-value]
+
+
+class ProjectInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=20_000)
+    category = serializers.ChoiceField(choices=Project.Category.choices, required=False)
+    kind = serializers.ChoiceField(choices=Project.Kind.choices, required=False)
+    visibility = serializers.ChoiceField(choices=Project.Visibility.choices, required=False)
+    budget_cents = serializers.IntegerField(min_value=1, max_value=10**12)
+    currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, required=False)
+    deadline = serializers.DateField(required=False, allow_null=True)
+    skills = serializers.ListField(
+        child=serializers.SlugField(max_length=220), required=False, max_length=50
+    )
+    allowed_schools = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**62), required=False, max_length=100
+    )
+
+
+class ProjectListCreateApi(ListApi):
+    """Briefs the caller may see, filtered; company members create drafts."""
+
+    filterset_class = ProjectFilter
+
+    @extend_schema(parameters=[ProjectFilter], responses=ProjectOutput(many=True))
+    def get(self, request: Request) -> Response:
+        filterset = ProjectFilter(request.query_params, queryset=project_list(user=request.user))
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        return self.paginated(filterset.qs, ProjectOutput)
+
+    @extend_schema(request=ProjectInput, responses={201: ProjectOutput})
+    def post(self, request: Request) -> Response:
+        data = ProjectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = project_create(by=request.user, **data.validated_data)
+        return Response(_project_out(request, project.pk), status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(APIView):
+    """One brief; its company edits it while it is a draft or open."""
+
+    @extend_schema(responses=ProjectOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_project_out(request, pk))
+
+    @extend_schema(request=ProjectInput(partial=True), responses=ProjectOutput)
+    def patch(self, request: Request, pk: int) -> Response:
+        get_visible(project_list(user=request.user), pk)
+        data = ProjectInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        project_update(project_id=pk, by=request.user, **data.validated_data)
+        return Response(_project_out(request, pk))
+
+
+class ProjectPublishApi(APIView):
+    """draft → open: students can see and bid."""
+
+    @extend_schema(request=None, responses=ProjectOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(project_list(user=request.user), pk)
+        project_publish(project_id=pk, by=request.user)
+        return Response(_project_out(request, pk))
+
+
+class ProjectCancelApi(APIView):
+    """draft/open → cancelled; pending bids are rejected."""
+
+    @extend_schema(request=None, responses=ProjectOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(project_list(user=request.user), pk)
+        project_cancel(project_id=pk, by=request.user)
+        return Response(_project_out(request, pk))
+
+
+class ScorePartOutput(serializers.Serializer):
+    name = serializers.CharField()
+    points = serializers.IntegerField()
+    max_points = serializers.IntegerField()
+    detail = serializers.CharField()
+
+
+class MatchOutput(serializers.Serializer):
+    student = serializers.DictField()
+    score = serializers.IntegerField(help_text="0–100, the sum of the parts")
+    matched_skills = serializers.ListField(child=serializers.CharField())
+    parts = ScorePartOutput(many=True)
+
+
+class ProjectMatchesApi(ListApi):
+    """Verified, available students ranked for this brief, with the parts of each score."""
+
+    @extend_schema(responses=MatchOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        project = get_visible(project_list(user=request.user), pk)
+        if not can_manage_project(request.user, project):
+            raise PermissionDenied("Only the company that posted this brief sees its matches.")
+        n_required = len(project.skills.all())
+        page = self.paginate_queryset(match_candidates(project=project))
+        rows = [
+            {
+                "student": {
+                    "id": p.user_id,
+                    "first_name": p.user.first_name,
+                    "last_name": p.user.last_name,
+                    "headline": p.headline,
+                    "school": p.school_name,
+                    "availability": p.availability,
+                    "day_rate_cents": p.day_rate_cents,
+                    "currency": p.currency,
+                },
+                "score": p.score,
+                "matched_skills": sorted(s.slug for s in p.matched),
+                "parts": [
+                    part.__dict__
+                    for part in score_parts(profile=p, project=project, n_required=n_required)
+                ],
+            }
+            for p in page
+        ]
+        return self.get_paginated_response(MatchOutput(rows, many=True).data)
+
+
+class ProjectBidsApi(ListApi):
+    """The brief's company sees every bid, a student their own; verified students bid."""
+
+    class InputSerializer(serializers.Serializer):
+        amount_cents = serializers.IntegerField(min_value=1, max_value=10**12)
+        estimated_days = serializers.IntegerField(min_value=1, max_value=3650)
+        cover_letter = serializers.CharField(max_length=10_000)
+
+    @extend_schema(responses=BidOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        project = get_visible(project_list(user=request.user), pk)
+        return self.paginated(bid_list_for_project(project=project, user=request.user), BidOutput)
+
+    @extend_schema(request=InputSerializer, responses={201: BidOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(project_list(user=request.user), pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        bid = bid_submit(project_id=pk, by=request.user, **data.validated_data)
+        return Response(
+            BidOutput(get_visible(bid_visible_to(user=request.user), bid.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class BidWithdrawApi(APIView):
+    @extend_schema(request=None, responses=BidOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(bid_visible_to(user=request.user), pk)
+        bid = bid_withdraw(bid_id=pk, by=request.user)
+        return Response(BidOutput(get_visible(bid_visible_to(user=request.user), bid.pk)).data)
+
+
+class BidShortlistApi(APIView):
+    @extend_schema(request=None, responses=BidOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(bid_visible_to(user=request.user), pk)
+        bid_shortlist(bid_id=pk, by=request.user)
+        return Response(BidOutput(get_visible(bid_visible_to(user=request.user), pk)).data)
+
+
+class BidRejectApi(APIView):
+    @extend_schema(request=None, responses=BidOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(bid_visible_to(user=request.user), pk)
+        bid_reject(bid_id=pk, by=request.user)
+        return Response(BidOutput(get_visible(bid_visible_to(user=request.user), pk)).data)
+
+
+class MilestoneSpecInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    amount_cents = serializers.IntegerField(min_value=1, max_value=10**12)
+    due_date = serializers.DateField(required=False, allow_null=True)
+
+
+class BidAcceptApi(APIView):
+    """Accept a bid: 201 with the new contract and its milestones (each awaiting funding)."""
+
+    class InputSerializer(serializers.Serializer):
+        milestones = MilestoneSpecInput(many=True, required=False, max_length=50)
+
+    @extend_schema(request=InputSerializer, responses={201: ContractOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(bid_visible_to(user=request.user), pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        specs = [MilestoneSpec(**m) for m in data.validated_data.get("milestones") or []]
+        contract = bid_accept(bid_id=pk, by=request.user, milestones=specs or None)
+        out = get_visible(contract_list(user=request.user), contract.pk)
+        return Response(ContractOutput(out).data, status=status.HTTP_201_CREATED)
+
+
+class ContractListApi(ListApi):
+    """The caller's contracts (their company's, or their own as a student) with milestones."""
+
+    @extend_schema(responses=ContractOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return self.paginated(contract_list(user=request.user), ContractOutput)
+
+
+class ContractDetailApi(APIView):
+    @extend_schema(responses=ContractOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ContractOutput(get_visible(contract_list(user=request.user), pk)).data)
+
+
+class ContractLedgerApi(ListApi):
+    """Every ledger entry of the contract, oldest first; the entries sum to zero."""
+
+    @extend_schema(responses=LedgerEntryOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        contract = get_visible(contract_visible_to(user=request.user), pk)
+        return self.paginated(contract_ledger_entries(contract=contract), LedgerEntryOutput)
+
+
+def _milestone_out(request: Request, pk: int) -> dict:
+    return MilestoneOutput(get_visible(milestone_visible_to(user=request.user), pk)).data  # type: ignore[return-value]
+
+
+class MilestoneFundApi(APIView):
+    """The company pays amount + fee into escrow.
+
+    With `payment_method` (e.g. `pm_card_visa`) the payment is confirmed at once;
+    without one the answer carries the `client_secret` for Stripe.js.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        payment_method = serializers.CharField(max_length=255, required=False, allow_blank=False)
+
+    class OutputSerializer(serializers.Serializer):
+        status = serializers.CharField(help_text="Stripe PaymentIntent status, e.g. succeeded")
+        client_secret = serializers.CharField(required=False)
+        amount_cents = serializers.IntegerField(help_text="charged: milestone amount + fee")
+        fee_cents = serializers.IntegerField()
+        currency = serializers.CharField()
+        milestone = MilestoneOutput()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(milestone_visible_to(user=request.user), pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = milestone_fund(milestone_id=pk, by=request.user, **data.validated_data)
+        body = {
+            "status": result.status,
+            "amount_cents": result.amount_cents,
+            "fee_cents": result.fee_cents,
+            "currency": result.escrow.currency,
+            "milestone": _milestone_out(request, pk),
+        }
+        if result.status != "succeeded":
+            body["client_secret"] = result.client_secret
+        return Response(body)
+
+
+class MilestoneSubmitApi(APIView):
+    """The student delivers: a note and an optional link."""
+
+    class InputSerializer(serializers.Serializer):
+        note = serializers.CharField(
+            max_length=10_000, required=False, allow_blank=True, default=""
+        )
+        url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=MilestoneOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(milestone_visible_to(user=request.user), pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        milestone_submit(milestone_id=pk, by=request.user, **data.validated_data)
+        return Response(_milestone_out(request, pk))
+
+
+class MilestoneApproveApi(APIView):
+    """The company accepts the delivery; the money is released to the student."""
+
+    @extend_schema(request=None, responses=MilestoneOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(milestone_visible_to(user=request.user), pk)
+        milestone_approve(milestone_id=pk, by=request.user)
+        return Response(_milestone_out(request, pk))
+
+
+class MilestoneRequestChangesApi(APIView):
+    """The company sends the delivery back with what to change."""
+
+    class InputSerializer(serializers.Serializer):
+        note = serializers.CharField(
+            max_length=10_000, required=False, allow_blank=True, default=""
+        )
+
+    @extend_schema(request=InputSerializer, responses=MilestoneOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(milestone_visible_to(user=request.user), pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        milestone_request_changes(milestone_id=pk, by=request.user, **data.validated_data)
+        return Response(_milestone_out(request, pk))
+
+
+class PayoutOnboardApi(APIView):
+    """The student connects a payout account; answers the onboarding `url` to open."""
+
+    class InputSerializer(serializers.Serializer):
+        country = serializers.RegexField(r"^[A-Z]{2}$", required=False, default="FR")
+
+    class OutputSerializer(serializers.Serializer):
+        url = serializers.URLField()
+        payouts_enabled = serializers.BooleanField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request) -> Response:
+        if request.user.role != User.Role.STUDENT:
+            raise PermissionDenied("Only students receive payouts.")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        link = student_payouts_onboard(user=request.user, **data.validated_data)
+        return Response({"url": link.url, "payouts_enabled": link.account.payouts_enabled})

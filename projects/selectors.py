@@ -1,0 +1,148 @@
+"""Reads of briefs, bids and contracts, always scoped to who is asking.
+
+Object-level rules live here because DRF's object permissions never run on
+list routes: a company sees its own briefs, bids and contracts; a student sees
+open briefs meant for them, their own bids and contracts; a coordinator sees
+open briefs meant for their school; staff see everything.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from marketplace.models import User
+from marketplace.selectors import user_company_id
+from payments.models import Escrow, LedgerEntry
+from payments.selectors import ledger_entries_for_escrows
+from projects.models import Bid, Contract, Milestone, Project
+from schools.models import EnrolmentVerification, School
+from schools.selectors import coordinator_school_id, verified_school_ids_of
+
+P = Project.Status
+
+
+def _open_for_schools(school_ids: list[int]) -> Q:
+    return Q(status=P.OPEN) & (
+        Q(visibility=Project.Visibility.ALL) | Q(allowed_schools__in=school_ids)
+    )
+
+
+def project_visible_to(*, user: User) -> QuerySet[Project]:
+    """Briefs the user may see (see the module docstring), without duplicates."""
+    qs = Project.objects.all()
+    if user.is_staff:
+        return qs
+    company_id = user_company_id(user=user)
+    if company_id is not None:
+        return qs.filter(
+            Q(company_id=company_id) | Q(status=P.OPEN, visibility=Project.Visibility.ALL)
+        )
+    if user.role == User.Role.STUDENT:
+        school_ids = verified_school_ids_of(user=user)
+        visible = _open_for_schools(school_ids) | Q(bids__student=user)
+        ids = qs.filter(visible).values("pk")
+        return qs.filter(pk__in=ids)
+    school_id = coordinator_school_id(user=user)
+    if school_id is not None:
+        ids = qs.filter(_open_for_schools([school_id])).values("pk")
+        return qs.filter(pk__in=ids)
+    return qs.filter(status=P.OPEN, visibility=Project.Visibility.ALL)
+
+
+def project_list(*, user: User) -> QuerySet[Project]:
+    """Visible briefs with what a list shows, fetched in a constant number of queries."""
+    return (
+        project_visible_to(user=user)
+        .select_related("company")
+        .prefetch_related("skills", "allowed_schools")
+        .annotate(bid_count=Count("bids", distinct=True))
+        .order_by("-created_at", "-id")
+    )
+
+
+def bid_visible_to(*, user: User) -> QuerySet[Bid]:
+    """Bids the user may see: their own, or those on their company's briefs."""
+    qs = Bid.objects.select_related("project", "student")
+    if user.is_staff:
+        return qs
+    company_id = user_company_id(user=user)
+    if company_id is not None:
+        return qs.filter(project__company_id=company_id)
+    if user.role == User.Role.STUDENT:
+        return qs.filter(student=user)
+    return qs.none()
+
+
+def bid_list_for_project(*, project: Project, user: User) -> QuerySet[Bid]:
+    return bid_visible_to(user=user).filter(project=project).order_by("-created_at", "-id")
+
+
+def contract_visible_to(*, user: User) -> QuerySet[Contract]:
+    """Contracts where the user is a party (their company or themself), or all for staff."""
+    qs = Contract.objects.all()
+    if user.is_staff:
+        return qs
+    company_id = user_company_id(user=user)
+    if company_id is not None:
+        return qs.filter(company_id=company_id)
+    if user.role == User.Role.STUDENT:
+        return qs.filter(student=user)
+    return qs.none()
+
+
+def contract_list(*, user: User) -> QuerySet[Contract]:
+    milestones = Milestone.objects.select_related("escrow").order_by("position")
+    return (
+        contract_visible_to(user=user)
+        .select_related("project", "company", "student")
+        .prefetch_related(Prefetch("milestones", queryset=milestones))
+        .order_by("-created_at", "-id")
+    )
+
+
+def milestone_visible_to(*, user: User) -> QuerySet[Milestone]:
+    return Milestone.objects.select_related("escrow", "contract").filter(
+        contract__in=contract_visible_to(user=user)
+    )
+
+
+def contract_ledger_entries(*, contract: Contract) -> QuerySet[LedgerEntry]:
+    """Every ledger entry of the contract's milestones, oldest first; they sum to zero."""
+    escrow_ids = Escrow.objects.filter(milestone__contract=contract).values_list("pk", flat=True)
+    return ledger_entries_for_escrows(escrow_ids=escrow_ids)
+
+
+def milestone_status(milestone: Milestone) -> str:
+    """The API's single milestone state, from the work's status and the escrow's.
+
+    pending (not funded) → funded → submitted ⇄ changes_requested → released,
+    or refunded. An approved milestone whose payee cannot be paid yet stays
+    `submitted` with `escrow_status=release_pending`.
+    """
+    escrow_status = milestone.escrow.status
+    if escrow_status == Escrow.Status.AWAITING_FUNDING:
+        return "pending"
+    if escrow_status in (Escrow.Status.RELEASED, Escrow.Status.REFUNDED):
+        return escrow_status
+    work = milestone.work_status
+    if work == Milestone.WorkStatus.PENDING:
+        return "funded"
+    if work == Milestone.WorkStatus.CHANGES_REQUESTED:
+        return "changes_requested"
+    return "submitted"
+
+
+def marketplace_stats() -> dict[str, int]:
+    """Headline counts for the landing page."""
+    return {
+        "open_briefs": Project.objects.filter(status=P.OPEN).count(),
+        "verified_students": EnrolmentVerification.objects.filter(
+            status=EnrolmentVerification.Status.VERIFIED, graduation_date__gte=timezone.localdate()
+        )
+        .values("student")
+        .distinct()
+        .count(),
+        "schools": School.objects.count(),
+        "completed_contracts": Contract.objects.filter(status=Contract.Status.COMPLETED).count(),
+    }

@@ -1,0 +1,509 @@
+"""Writes of the work: briefs, bids, contracts and milestones.
+
+Each function takes the acting user, checks the role (PermissionDenied → 403),
+locks the row it moves, refuses illegal transitions (StateConflict → 409) and
+calls the payments app for every movement of money.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
+from marketplace.models import Skill, User
+from marketplace.money import SUPPORTED_CURRENCIES
+from marketplace.selectors import user_company
+from payments.models import Escrow
+from payments.services.escrow import (
+    FundingResult,
+    escrow_create,
+    escrow_fund,
+    escrow_release,
+)
+from payments.services.payouts import OnboardingLink, payout_account_onboard
+from projects.models import Bid, Contract, Delivery, Milestone, MilestoneEvent, Project
+from projects.permissions import (
+    can_decide_bid,
+    can_manage_project,
+    is_contract_company,
+    is_contract_student,
+)
+from schools.models import School
+from schools.selectors import verification_active_for
+
+logger = logging.getLogger(__name__)
+
+P = Project.Status
+B = Bid.Status
+W = Milestone.WorkStatus
+
+PROJECT_TRANSITIONS: dict[str, set[str]] = {
+    P.DRAFT: {P.OPEN, P.CANCELLED},
+    P.OPEN: {P.IN_PROGRESS, P.CANCELLED},
+    P.IN_PROGRESS: {P.COMPLETED},
+    P.COMPLETED: set(),
+    P.CANCELLED: set(),
+}
+BID_TRANSITIONS: dict[str, set[str]] = {
+    B.SUBMITTED: {B.SHORTLISTED, B.ACCEPTED, B.REJECTED, B.WITHDRAWN},
+    B.SHORTLISTED: {B.ACCEPTED, B.REJECTED, B.WITHDRAWN},
+    B.ACCEPTED: set(),
+    B.REJECTED: set(),
+    B.WITHDRAWN: set(),
+}
+WORK_TRANSITIONS: dict[str, set[str]] = {
+    W.PENDING: {W.SUBMITTED},
+    W.SUBMITTED: {W.APPROVED, W.CHANGES_REQUESTED},
+    W.CHANGES_REQUESTED: {W.SUBMITTED},
+    W.APPROVED: set(),
+}
+EDITABLE_PROJECT_FIELDS = {
+    "title",
+    "description",
+    "category",
+    "budget_cents",
+    "currency",
+    "deadline",
+    "kind",
+    "visibility",
+}
+
+
+def _move(obj: Project | Bid, to: str, table: dict[str, set[str]], what: str) -> None:
+    if to not in table[obj.status]:
+        raise StateConflict(f"This {what} is {obj.status} and cannot become {to}.")
+    obj.status = to
+
+
+def _skills_from_slugs(slugs: Sequence[str]) -> list[Skill]:
+    found = list(Skill.objects.filter(slug__in=set(slugs)))
+    missing = sorted(set(slugs) - {s.slug for s in found})
+    if missing:
+        raise ValidationFailed(f"Unknown skills: {', '.join(missing)}.", field="skills")
+    return found
+
+
+def _schools_from_ids(ids: Sequence[int]) -> list[School]:
+    found = list(School.objects.filter(pk__in=set(ids)))
+    missing = sorted(set(ids) - {s.pk for s in found})
+    if missing:
+        raise ValidationFailed(f"Unknown schools: {missing}.", field="allowed_schools")
+    return found
+
+
+def _check_project_values(fields: dict[str, object]) -> None:
+    if "budget_cents" in fields and (fields["budget_cents"] or 0) <= 0:  # type: ignore[operator]
+        raise ValidationFailed("The budget must be positive.", field="budget_cents")
+    if "currency" in fields and fields["currency"] not in SUPPORTED_CURRENCIES:
+        raise ValidationFailed("Unsupported currency.", field="currency")
+
+
+@transaction.atomic
+def project_create(
+    *,
+    by: User,
+    title: str,
+    description: str,
+    budget_cents: int,
+    currency: str = "EUR",
+    category: str = Project.Category.OTHER,
+    kind: str = Project.Kind.PROJECT,
+    visibility: str = Project.Visibility.ALL,
+    deadline: dt.date | None = None,
+    skills: Sequence[str] = (),
+    allowed_schools: Sequence[int] = (),
+) -> Project:
+    """Draft a brief for the user's company. Amounts in minor units of `currency`.
+
+    Raises PermissionDenied unless the user belongs to a company, and
+    ValidationFailed (field named) for unknown skills or schools.
+    """
+    company = user_company(user=by)
+    if company is None:
+        raise PermissionDenied("Only company members can post briefs.")
+    _check_project_values({"budget_cents": budget_cents, "currency": currency})
+    project = Project.objects.create(
+        company=company,
+        created_by=by,
+        title=title,
+        description=description,
+        budget_cents=budget_cents,
+        currency=currency,
+        category=category,
+        kind=kind,
+        visibility=visibility,
+        deadline=deadline,
+    )
+    project.skills.set(_skills_from_slugs(skills))
+    project.allowed_schools.set(_schools_from_ids(allowed_schools))
+    return project
+
+
+def _locked_project(project_id: int) -> Project:
+    project = Project.objects.select_for_update().filter(pk=project_id).first()
+    if project is None:
+        raise NotFound("No such brief.")
+    return project
+
+
+@transaction.atomic
+def project_update(
+    *,
+    project_id: int,
+    by: User,
+    skills: Sequence[str] | None = None,
+    allowed_schools: Sequence[int] | None = None,
+    **fields: object,
+) -> Project:
+    """Edit a draft or open brief of the user's company. Raises StateConflict once work started."""
+    project = _locked_project(project_id)
+    if not can_manage_project(by, project):
+        raise PermissionDenied("Only the company that posted this brief can edit it.")
+    if project.status not in (P.DRAFT, P.OPEN):
+        raise StateConflict(f"A brief that is {project.status} can no longer be edited.")
+    unknown = set(fields) - EDITABLE_PROJECT_FIELDS
+    if unknown:
+        raise ValidationFailed("This field cannot be changed.", field=sorted(unknown)[0])
+    _check_project_values(fields)
+    for name, value in fields.items():
+        setattr(project, name, value)
+    project.save()
+    if skills is not None:
+        project.skills.set(_skills_from_slugs(skills))
+    if allowed_schools is not None:
+        project.allowed_schools.set(_schools_from_ids(allowed_schools))
+    return project
+
+
+@transaction.atomic
+def project_publish(*, project_id: int, by: User) -> Project:
+    """Open a draft brief to bids. A school-restricted brief needs at least one school."""
+    project = _locked_project(project_id)
+    if not can_manage_project(by, project):
+        raise PermissionDenied("Only the company that posted this brief can publish it.")
+    if project.visibility == Project.Visibility.SCHOOLS and not project.allowed_schools.exists():
+        raise ValidationFailed(
+            "Choose at least one school for a restricted brief.", field="allowed_schools"
+        )
+    if project.deadline is not None and project.deadline < timezone.localdate():
+        raise ValidationFailed("The deadline has passed.", field="deadline")
+    _move(project, P.OPEN, PROJECT_TRANSITIONS, "brief")
+    project.published_at = timezone.now()
+    project.save(update_fields=["status", "published_at"])
+    return project
+
+
+@transaction.atomic
+def project_cancel(*, project_id: int, by: User) -> Project:
+    """Cancel a draft or open brief; its pending bids are rejected.
+
+    Raises StateConflict once a bid was accepted (the contract governs the money then).
+    """
+    project = _locked_project(project_id)
+    if not can_manage_project(by, project):
+        raise PermissionDenied("Only the company that posted this brief can cancel it.")
+    _move(project, P.CANCELLED, PROJECT_TRANSITIONS, "brief")
+    project.save(update_fields=["status"])
+    project.bids.filter(status__in=[B.SUBMITTED, B.SHORTLISTED]).update(
+        status=B.REJECTED, decided_at=timezone.now()
+    )
+    return project
+
+
+def _can_see_restricted(project: Project, student: User) -> bool:
+    if project.visibility == Project.Visibility.ALL:
+        return True
+    verification = verification_active_for(user=student)
+    return (
+        verification is not None
+        and project.allowed_schools.filter(pk=verification.school_id).exists()
+    )
+
+
+@transaction.atomic
+def bid_submit(
+    *, project_id: int, by: User, amount_cents: int, estimated_days: int, cover_letter: str
+) -> Bid:
+    """A verified student bids on an open brief, in the brief's currency (minor units).
+
+    Raises PermissionDenied for a non-student or an unverified one, NotFound
+    for a brief the student may not see, StateConflict for a brief not open or
+    a second bid, and ValidationFailed for a non-positive amount or duration.
+    """
+    if by.role != User.Role.STUDENT:
+        raise PermissionDenied("Only students can bid.")
+    if verification_active_for(user=by) is None:
+        raise PermissionDenied("Only verified students can bid; ask your school to verify you.")
+    project = _locked_project(project_id)
+    if not _can_see_restricted(project, by) or project.status == P.DRAFT:
+        raise NotFound("No such brief.")
+    if project.status != P.OPEN:
+        raise StateConflict(f"This brief is {project.status}; it takes no bids.")
+    if amount_cents <= 0:
+        raise ValidationFailed("The amount must be positive.", field="amount_cents")
+    if estimated_days <= 0:
+        raise ValidationFailed("The estimate must be at least one day.", field="estimated_days")
+    if Bid.objects.filter(project=project, student=by).exists():
+        raise StateConflict("You already bid on this brief.")
+    try:
+        with transaction.atomic():
+            return Bid.objects.create(
+                project=project,
+                student=by,
+                amount_cents=amount_cents,
+                currency=project.currency,
+                estimated_days=estimated_days,
+                cover_letter=cover_letter,
+            )
+    except IntegrityError as exc:
+        raise StateConflict("You already bid on this brief.") from exc
+
+
+def _locked_bid(bid_id: int) -> Bid:
+    bid = Bid.objects.select_for_update().select_related("project").filter(pk=bid_id).first()
+    if bid is None:
+        raise NotFound("No such bid.")
+    return bid
+
+
+@transaction.atomic
+def bid_withdraw(*, bid_id: int, by: User) -> Bid:
+    """The student takes back a bid not yet decided."""
+    bid = _locked_bid(bid_id)
+    if bid.student_id != by.pk:
+        raise PermissionDenied("Only the student who bid can withdraw.")
+    _move(bid, B.WITHDRAWN, BID_TRANSITIONS, "bid")
+    bid.decided_at = timezone.now()
+    bid.save(update_fields=["status", "decided_at"])
+    return bid
+
+
+@transaction.atomic
+def bid_shortlist(*, bid_id: int, by: User) -> Bid:
+    """The company keeps a submitted bid for a closer look."""
+    bid = _locked_bid(bid_id)
+    if not can_decide_bid(by, bid):
+        raise PermissionDenied("Only the company that posted the brief decides on its bids.")
+    _move(bid, B.SHORTLISTED, BID_TRANSITIONS, "bid")
+    bid.save(update_fields=["status"])
+    return bid
+
+
+@transaction.atomic
+def bid_reject(*, bid_id: int, by: User) -> Bid:
+    """The company declines a bid."""
+    bid = _locked_bid(bid_id)
+    if not can_decide_bid(by, bid):
+        raise PermissionDenied("Only the company that posted the brief decides on its bids.")
+    _move(bid, B.REJECTED, BID_TRANSITIONS, "bid")
+    bid.decided_at = timezone.now()
+    bid.save(update_fields=["status", "decided_at"])
+    return bid
+
+
+@dataclass(frozen=True)
+class MilestoneSpec:
+    """A milestone asked for when accepting a bid; `amount_cents` in the bid's currency."""
+
+    title: str
+    amount_cents: int
+    due_date: dt.date | None = None
+
+
+@transaction.atomic
+def bid_accept(
+    *, bid_id: int, by: User, milestones: Sequence[MilestoneSpec] | None = None
+) -> Contract:
+    """Accept a bid: create the contract and its milestones, reject the other bids.
+
+    Without `milestones` the contract has one milestone for the whole amount,
+    due `estimated_days` from today. The milestones must add up to the bid's
+    amount. Each milestone gets an escrow awaiting funding. The brief row is
+    locked, so two accepts on one brief cannot both succeed. Raises
+    PermissionDenied for another company, StateConflict for a decided bid, a
+    brief not open or a student no longer verified, and ValidationFailed
+    (field `milestones`) for amounts that do not add up.
+    """
+    bid = _locked_bid(bid_id)
+    if not can_decide_bid(by, bid):
+        raise PermissionDenied("Only the company that posted the brief decides on its bids.")
+    project = _locked_project(bid.project_id)
+    bid.refresh_from_db()
+    if project.status != P.OPEN:
+        raise StateConflict(f"This brief is {project.status}; no bid can be accepted.")
+    if verification_active_for(user=bid.student) is None:
+        raise StateConflict("This student's verification is no longer in force.")
+    if not milestones:
+        milestones = [
+            MilestoneSpec(
+                title=project.title[:200],
+                amount_cents=bid.amount_cents,
+                due_date=timezone.localdate() + dt.timedelta(days=bid.estimated_days),
+            )
+        ]
+    for spec in milestones:
+        if spec.amount_cents <= 0:
+            raise ValidationFailed("Every milestone needs a positive amount.", field="milestones")
+    total = sum(spec.amount_cents for spec in milestones)
+    if total != bid.amount_cents:
+        raise ValidationFailed(
+            f"The milestones add up to {total}, the bid is {bid.amount_cents}.", field="milestones"
+        )
+    _move(bid, B.ACCEPTED, BID_TRANSITIONS, "bid")
+    bid.decided_at = timezone.now()
+    bid.save(update_fields=["status", "decided_at"])
+    _move(project, P.IN_PROGRESS, PROJECT_TRANSITIONS, "brief")
+    project.save(update_fields=["status"])
+    project.bids.exclude(pk=bid.pk).filter(status__in=[B.SUBMITTED, B.SHORTLISTED]).update(
+        status=B.REJECTED, decided_at=timezone.now()
+    )
+    contract = Contract.objects.create(
+        project=project,
+        bid=bid,
+        company_id=project.company_id,
+        student_id=bid.student_id,
+        amount_cents=total,
+        currency=bid.currency,
+    )
+    for position, spec in enumerate(milestones, start=1):
+        escrow = escrow_create(
+            reference=f"contract:{contract.pk}:milestone:{position}",
+            company=project.company,
+            payee=bid.student,
+            amount_cents=spec.amount_cents,
+            currency=bid.currency,
+        )
+        Milestone.objects.create(
+            contract=contract,
+            position=position,
+            title=spec.title,
+            amount_cents=spec.amount_cents,
+            currency=bid.currency,
+            due_date=spec.due_date,
+            escrow=escrow,
+        )
+    logger.info("bid.accepted", extra={"bid_id": bid.pk, "contract_id": contract.pk})
+    return contract
+
+
+def _locked_milestone(milestone_id: int) -> Milestone:
+    milestone = (
+        Milestone.objects.select_for_update(of=("self",))
+        .select_related("contract", "escrow")
+        .filter(pk=milestone_id)
+        .first()
+    )
+    if milestone is None:
+        raise NotFound("No such milestone.")
+    return milestone
+
+
+def _work(milestone: Milestone, to: str, *, by: User | None, note: str = "") -> None:
+    if to not in WORK_TRANSITIONS[milestone.work_status]:
+        raise StateConflict(
+            f"This milestone's work is {milestone.work_status}; it cannot become {to}."
+        )
+    MilestoneEvent.objects.create(
+        milestone=milestone, actor=by, from_status=milestone.work_status, to_status=to, note=note
+    )
+    milestone.work_status = to
+
+
+def milestone_fund(
+    *, milestone_id: int, by: User, payment_method: str | None = None
+) -> FundingResult:
+    """The company pays a milestone into escrow (amount + fee); see `escrow_fund`."""
+    milestone = Milestone.objects.select_related("contract").filter(pk=milestone_id).first()
+    if milestone is None:
+        raise NotFound("No such milestone.")
+    if not is_contract_company(by, milestone.contract):
+        raise PermissionDenied("Only the company of this contract funds its milestones.")
+    if milestone.contract.status != Contract.Status.ACTIVE:
+        raise StateConflict(f"This contract is {milestone.contract.status}.")
+    return escrow_fund(escrow_id=milestone.escrow_id, actor=by, payment_method=payment_method)
+
+
+@transaction.atomic
+def milestone_submit(*, milestone_id: int, by: User, note: str = "", url: str = "") -> Milestone:
+    """The student delivers a funded milestone (first time or after changes were asked)."""
+    milestone = _locked_milestone(milestone_id)
+    if not is_contract_student(by, milestone.contract):
+        raise PermissionDenied("Only the student of this contract delivers.")
+    if milestone.escrow.status != Escrow.Status.FUNDED:
+        raise StateConflict("Deliver once the milestone is funded and still held in escrow.")
+    _work(milestone, W.SUBMITTED, by=by, note=note)
+    milestone.submitted_at = timezone.now()
+    milestone.save(update_fields=["work_status", "submitted_at"])
+    Delivery.objects.create(milestone=milestone, note=note, url=url)
+    return milestone
+
+
+@transaction.atomic
+def milestone_request_changes(*, milestone_id: int, by: User, note: str = "") -> Milestone:
+    """The company sends a delivery back with what to change."""
+    milestone = _locked_milestone(milestone_id)
+    if not is_contract_company(by, milestone.contract):
+        raise PermissionDenied("Only the company of this contract reviews deliveries.")
+    _work(milestone, W.CHANGES_REQUESTED, by=by, note=note)
+    milestone.save(update_fields=["work_status"])
+    return milestone
+
+
+def _contract_settle_if_done(contract: Contract) -> None:
+    open_escrows = Escrow.objects.filter(milestone__contract=contract).exclude(
+        status__in=[Escrow.Status.RELEASED, Escrow.Status.REFUNDED]
+    )
+    if open_escrows.exists():
+        return
+    contract.status = Contract.Status.COMPLETED
+    contract.completed_at = timezone.now()
+    contract.save(update_fields=["status", "completed_at"])
+    project = Project.objects.select_for_update().get(pk=contract.project_id)
+    _move(project, P.COMPLETED, PROJECT_TRANSITIONS, "brief")
+    project.save(update_fields=["status"])
+
+
+@transaction.atomic
+def milestone_approve(*, milestone_id: int, by: User | None) -> Milestone:
+    """The company accepts a delivery; the escrow is released to the student.
+
+    If the student's payout account is not ready the money waits
+    (`escrow_status=release_pending`) and goes out when it is. The milestone row
+    is locked, so concurrent approvals release once. `by=None` is the
+    platform's own approval (auto-release).
+    """
+    milestone = _locked_milestone(milestone_id)
+    if by is not None and not is_contract_company(by, milestone.contract):
+        raise PermissionDenied("Only the company of this contract approves deliveries.")
+    _work(milestone, W.APPROVED, by=by)
+    milestone.approved_at = timezone.now()
+    milestone.save(update_fields=["work_status", "approved_at"])
+    milestone.escrow = escrow_release(escrow_id=milestone.escrow_id, actor=by)
+    _contract_settle_if_done(milestone.contract)
+    return milestone
+
+
+def student_payouts_onboard(*, user: User, country: str = "FR") -> OnboardingLink:
+    """Connect the student's payout account; money waiting for it goes out when it is ready.
+
+    Contracts whose last milestone was waiting on this account complete here.
+    Raises PermissionDenied for a non-student.
+    """
+    if user.role != User.Role.STUDENT:
+        raise PermissionDenied("Only students receive payouts.")
+    link = payout_account_onboard(user=user, country=country)
+    with transaction.atomic():
+        ids = Contract.objects.filter(
+            student=user,
+            status=Contract.Status.ACTIVE,
+            milestones__escrow__status=Escrow.Status.RELEASED,
+        ).values("pk")
+        for contract in Contract.objects.select_for_update().filter(pk__in=ids):
+            _contract_settle_if_done(contract)
+    return link

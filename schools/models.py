@@ -1,0 +1,147 @@
+"""Schools, their e-mail domains, coordinators and enrolment verifications."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class School(models.Model):
+    """A school as in the public university-domains-list (name, country, web pages)."""
+
+    name = models.CharField(max_length=300)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code, e.g. FR")
+    country_name = models.CharField(max_length=100, blank=True)
+    state_province = models.CharField(max_length=200, blank=True)
+    web_pages = models.JSONField(default=list, blank=True)
+    is_partner = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "country"], name="school_unique_name_country"),
+        ]
+        indexes = [models.Index(fields=["country", "name"], name="school_country_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.country})"
+
+
+class SchoolDomain(models.Model):
+    """An e-mail domain of a school, stored lower-case in its IDNA (ASCII) form.
+
+    A domain may belong to several schools (the public list has a few such).
+    """
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="domains")
+    domain = models.CharField(max_length=253, db_index=True)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "domain"], name="schooldomain_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class Coordinator(models.Model):
+    """A school's coordinator: reviews that school's enrolment requests, and only those."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coordinator"
+    )
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="coordinators")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user} for {self.school}"
+
+
+class EnrolmentVerification(models.Model):
+    """A student's claim to be enrolled at a school, checked twice.
+
+    First the student proves the school e-mail address by a signed link, then the
+    school's coordinator approves or rejects. States:
+    pending_email → pending_review → verified | rejected; verified → expired | revoked.
+    """
+
+    class Status(models.TextChoices):
+        PENDING_EMAIL = "pending_email", "Waiting for e-mail confirmation"
+        PENDING_REVIEW = "pending_review", "Waiting for the coordinator"
+        VERIFIED = "verified", "Verified"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+        REVOKED = "revoked", "Revoked"
+
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolment_verifications"
+    )
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="verifications")
+    school_email = models.EmailField()
+    program = models.CharField(max_length=200)
+    graduation_date = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING_EMAIL)
+    email_confirmed_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "pending_email",
+                        "pending_review",
+                        "verified",
+                        "rejected",
+                        "expired",
+                        "revoked",
+                    ]
+                ),
+                name="verification_status_valid",
+            ),
+            # One live claim on a school address at a time, whoever makes it.
+            models.UniqueConstraint(
+                fields=["school_email"],
+                condition=Q(status__in=["pending_review", "verified"]),
+                name="verification_one_live_per_email",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["school", "status"], name="verif_school_status_idx"),
+            models.Index(fields=["student", "status"], name="verif_student_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student} at {self.school}: {self.status}"
+
+
+class VerificationEvent(models.Model):
+    """Audit trail: one row per state change of a verification (who, when, from, to, why)."""
+
+    verification = models.ForeignKey(
+        EnrolmentVerification, on_delete=models.CASCADE, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} → {self.to_status}"

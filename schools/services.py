@@ -1,0 +1,255 @@
+"""Writes of the schools app: enrolment verification and coordinators."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
+from marketplace.models import User
+from schools.domains import domain_matches, email_domain
+from schools.models import Coordinator, EnrolmentVerification, School, VerificationEvent
+
+logger = logging.getLogger(__name__)
+
+V = EnrolmentVerification.Status
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    V.PENDING_EMAIL: {V.PENDING_REVIEW, V.REJECTED},
+    V.PENDING_REVIEW: {V.VERIFIED, V.REJECTED},
+    V.VERIFIED: {V.EXPIRED, V.REVOKED},
+    V.REJECTED: set(),
+    V.EXPIRED: set(),
+    V.REVOKED: set(),
+}
+TOKEN_SALT = "schools.enrolment-verification"
+
+
+def _transition(
+    verification: EnrolmentVerification, to: str, *, actor: User | None, reason: str = ""
+) -> None:
+    if to not in ALLOWED_TRANSITIONS[verification.status]:
+        raise StateConflict(f"A verification cannot go from {verification.status} to {to}.")
+    VerificationEvent.objects.create(
+        verification=verification,
+        actor=actor,
+        from_status=verification.status,
+        to_status=to,
+        reason=reason,
+    )
+    verification.status = to
+
+
+def verification_token_make(*, verification: EnrolmentVerification) -> str:
+    """A signed, timestamped token naming the verification and the address it proves."""
+    return signing.dumps(
+        {"v": verification.pk, "e": verification.school_email}, salt=TOKEN_SALT, compress=True
+    )
+
+
+def verification_link(*, verification: EnrolmentVerification) -> str:
+    return f"{settings.SITE_URL}/verify/{verification_token_make(verification=verification)}/"
+
+
+def verification_request(
+    *,
+    student: User,
+    school: School,
+    school_email: str,
+    program: str,
+    graduation_date: dt.date,
+) -> EnrolmentVerification:
+    """Ask to be verified as a student of `school` with a school e-mail address.
+
+    The address's domain must be one of the school's domains or a sub-domain of
+    one (see `schools.domains`). An e-mail with a signed `/verify/<token>/`
+    link is sent after commit. Raises PermissionDenied for a non-student,
+    ValidationFailed (field named) for a foreign domain, a past graduation date
+    or an address another student holds, and StateConflict when the student
+    already has a verification pending or in force.
+    """
+    if student.role != User.Role.STUDENT:
+        raise PermissionDenied("Only students can ask to be verified.")
+    domain = email_domain(school_email)
+    school_domains = list(school.domains.values_list("domain", flat=True))
+    if not any(domain_matches(domain, d) for d in school_domains):
+        raise ValidationFailed(
+            f"{domain} is not an e-mail domain of {school.name}.",
+            field="school_email",
+            extra={"school_domains": school_domains},
+        )
+    if graduation_date <= timezone.localdate():
+        raise ValidationFailed(
+            "The graduation date must be in the future.", field="graduation_date"
+        )
+    local = school_email.split("@")[0]
+    normalized_email = f"{local}@{domain}"
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=student.pk)
+        live = EnrolmentVerification.objects.filter(
+            student=student,
+            status__in=[V.PENDING_EMAIL, V.PENDING_REVIEW, V.VERIFIED],
+            graduation_date__gte=timezone.localdate(),
+        )
+        if live.exists():
+            raise StateConflict("You already have a verification pending or in force.")
+        held = EnrolmentVerification.objects.filter(
+            school_email__iexact=normalized_email, status__in=[V.PENDING_REVIEW, V.VERIFIED]
+        ).exclude(student=student)
+        if held.exists():
+            raise ValidationFailed(
+                "This school address is already used by another student.", field="school_email"
+            )
+        verification = EnrolmentVerification.objects.create(
+            student=student,
+            school=school,
+            school_email=normalized_email,
+            program=program,
+            graduation_date=graduation_date,
+        )
+        VerificationEvent.objects.create(
+            verification=verification, actor=student, from_status="", to_status=V.PENDING_EMAIL
+        )
+        from schools.tasks import send_verification_email_task
+
+        transaction.on_commit(
+            lambda: send_verification_email_task.delay(verification_id=verification.pk)
+        )
+    return verification
+
+
+def verification_confirm_email(*, token: str) -> EnrolmentVerification:
+    """Confirm the school address from the e-mailed token (idempotent once confirmed).
+
+    Raises ValidationFailed (field `token`) for a forged, altered or expired
+    token (VERIFICATION_LINK_MAX_AGE seconds), and StateConflict if the request
+    was decided meanwhile.
+    """
+    try:
+        data = signing.loads(token, salt=TOKEN_SALT, max_age=settings.VERIFICATION_LINK_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise ValidationFailed("This link has expired; ask for a new one.", field="token") from exc
+    except signing.BadSignature as exc:
+        raise ValidationFailed("This link is not valid.", field="token") from exc
+    with transaction.atomic():
+        verification = (
+            EnrolmentVerification.objects.select_for_update()
+            .filter(pk=data.get("v"), school_email=data.get("e"))
+            .first()
+        )
+        if verification is None:
+            raise ValidationFailed("This link is not valid.", field="token")
+        if verification.status == V.PENDING_EMAIL:
+            held = EnrolmentVerification.objects.filter(
+                school_email__iexact=verification.school_email,
+                status__in=[V.PENDING_REVIEW, V.VERIFIED],
+            ).exclude(pk=verification.pk)
+            if held.exists():
+                raise ValidationFailed(
+                    "This school address is already used by another student.", field="token"
+                )
+            _transition(verification, V.PENDING_REVIEW, actor=verification.student)
+            verification.email_confirmed_at = timezone.now()
+            verification.save(update_fields=["status", "email_confirmed_at"])
+        elif verification.status != V.PENDING_REVIEW and verification.status != V.VERIFIED:
+            raise StateConflict(f"This request is already {verification.status}.")
+    return verification
+
+
+def _decide(*, verification_id: int, by: User, to: str, reason: str = "") -> EnrolmentVerification:
+    with transaction.atomic():
+        verification = (
+            EnrolmentVerification.objects.select_for_update().filter(pk=verification_id).first()
+        )
+        if verification is None:
+            raise NotFound("No such verification.")
+        coordinator = Coordinator.objects.filter(user=by, school_id=verification.school_id).first()
+        if coordinator is None and not by.is_staff:
+            raise PermissionDenied("Only the school's coordinator decides on this request.")
+        _transition(verification, to, actor=by, reason=reason)
+        verification.decided_by = by
+        verification.decided_at = timezone.now()
+        verification.reason = reason
+        verification.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        from schools.tasks import send_verification_decision_email_task
+
+        transaction.on_commit(
+            lambda: send_verification_decision_email_task.delay(verification_id=verification.pk)
+        )
+    return verification
+
+
+def verification_approve(*, verification_id: int, by: User) -> EnrolmentVerification:
+    """The school's coordinator (or staff) vouches for the student. Only from pending_review.
+
+    Raises NotFound for another school's request, StateConflict from other states.
+    """
+    return _decide(verification_id=verification_id, by=by, to=V.VERIFIED)
+
+
+def verification_reject(*, verification_id: int, by: User, reason: str) -> EnrolmentVerification:
+    """Refuse a pending request with a reason the student will read."""
+    if not reason.strip():
+        raise ValidationFailed("Say why the request is rejected.", field="reason")
+    return _decide(verification_id=verification_id, by=by, to=V.REJECTED, reason=reason.strip())
+
+
+def verification_revoke(*, verification_id: int, by: User, reason: str) -> EnrolmentVerification:
+    """Withdraw a verification in force (the student left the school, say), with a reason."""
+    if not reason.strip():
+        raise ValidationFailed("Say why the verification is revoked.", field="reason")
+    return _decide(verification_id=verification_id, by=by, to=V.REVOKED, reason=reason.strip())
+
+
+def coordinator_create(
+    *,
+    email: str,
+    school: School,
+    first_name: str,
+    last_name: str,
+    password: str | None = None,
+) -> Coordinator:
+    """Create a coordinator account for one school.
+
+    Without a password the account has none yet and an invitation e-mail
+    carries a set-password link (Django's password-reset token, valid
+    PASSWORD_RESET_TIMEOUT seconds). Raises ValidationFailed for a taken
+    e-mail or a weak password.
+    """
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationFailed("An account with this e-mail already exists.", field="email")
+    if password:
+        try:
+            validate_password(
+                password, User(email=email, first_name=first_name, last_name=last_name)
+            )
+        except DjangoValidationError as exc:
+            raise ValidationFailed(" ".join(exc.messages), field="password") from exc
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=email,
+                password=password or None,
+                first_name=first_name,
+                last_name=last_name,
+                role=User.Role.COORDINATOR,
+            )
+            coordinator = Coordinator.objects.create(user=user, school=school)
+            if not password:
+                from schools.tasks import send_coordinator_invitation_task
+
+                transaction.on_commit(
+                    lambda: send_coordinator_invitation_task.delay(user_id=user.pk)
+                )
+    except IntegrityError as exc:
+        raise ValidationFailed(
+            "An account with this e-mail already exists.", field="email"
+        ) from exc
+    return coordinator
