@@ -161,7 +161,12 @@ def project_update(
     allowed_schools: Sequence[int] | None = None,
     **fields: object,
 ) -> Project:
-    """Edit a draft or open brief of the user's company. Raises StateConflict once work started."""
+    """Edit a draft or open brief of the user's company.
+
+    Raises StateConflict once work started or when the currency would change
+    under existing bids, and ValidationFailed when an open brief would be
+    restricted to no school (nobody could see it).
+    """
     project = _locked_project(project_id)
     if not can_manage_project(by, project):
         raise PermissionDenied("Only the company that posted this brief can edit it.")
@@ -171,6 +176,9 @@ def project_update(
     if unknown:
         raise ValidationFailed("This field cannot be changed.", field=sorted(unknown)[0])
     _check_project_values(fields)
+    currency = fields.get("currency", project.currency)
+    if currency != project.currency and project.bids.exists():
+        raise StateConflict("Students already bid in this currency; it can no longer change.")
     for name, value in fields.items():
         setattr(project, name, value)
     project.save()
@@ -178,6 +186,11 @@ def project_update(
         project.skills.set(_skills_from_slugs(skills))
     if allowed_schools is not None:
         project.allowed_schools.set(_schools_from_ids(allowed_schools))
+    restricted = project.visibility == Project.Visibility.SCHOOLS
+    if project.status == P.OPEN and restricted and not project.allowed_schools.exists():
+        raise ValidationFailed(
+            "Choose at least one school for a restricted brief.", field="allowed_schools"
+        )
     return project
 
 
@@ -266,7 +279,12 @@ def bid_submit(
 
 
 def _locked_bid(bid_id: int) -> Bid:
-    bid = Bid.objects.select_for_update().select_related("project").filter(pk=bid_id).first()
+    bid = (
+        Bid.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .filter(pk=bid_id)
+        .first()
+    )
     if bid is None:
         raise NotFound("No such bid.")
     return bid
@@ -330,11 +348,14 @@ def bid_accept(
     brief not open or a student no longer verified, and ValidationFailed
     (field `milestones`) for amounts that do not add up.
     """
+    project_id = Bid.objects.filter(pk=bid_id).values_list("project_id", flat=True).first()
+    if project_id is None:
+        raise NotFound("No such bid.")
+    # Brief first, then bid: the same order as bid_submit and project_cancel, so no deadlock.
+    project = _locked_project(project_id)
     bid = _locked_bid(bid_id)
     if not can_decide_bid(by, bid):
         raise PermissionDenied("Only the company that posted the brief decides on its bids.")
-    project = _locked_project(bid.project_id)
-    bid.refresh_from_db()
     if project.status != P.OPEN:
         raise StateConflict(f"This brief is {project.status}; no bid can be accepted.")
     if verification_active_for(user=bid.student) is None:
