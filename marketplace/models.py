@@ -27,6 +27,10 @@ class UserManager(BaseUserManager["User"]):
         extra.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra)
 
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Addresses are stored lower-case, so sign-in must not depend on how they were typed.
+        return self.get(**{self.model.USERNAME_FIELD: (username or "").lower()})
+
     def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
         extra.update(is_staff=True, is_superuser=True, role=User.Role.ADMIN)
         return self._create_user(email, password, **extra)

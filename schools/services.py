@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
 from marketplace.models import User
-from schools.domains import domain_matches, email_domain
+from schools.domains import domain_matches, email_domain, normalize_domain
 from schools.models import Coordinator, EnrolmentVerification, School, VerificationEvent
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,16 @@ def verification_link(*, verification: EnrolmentVerification) -> str:
     return f"{settings.SITE_URL}/verify/{verification_token_make(verification=verification)}/"
 
 
+def _normalized_domains(domains: list[str]) -> list[str]:
+    normalized = []
+    for stored in domains:
+        try:
+            normalized.append(normalize_domain(stored))
+        except ValidationFailed:
+            continue
+    return normalized
+
+
 def verification_request(
     *,
     student: User,
@@ -78,7 +88,8 @@ def verification_request(
         raise PermissionDenied("Only students can ask to be verified.")
     domain = email_domain(school_email)
     school_domains = list(school.domains.values_list("domain", flat=True))
-    if not any(domain_matches(domain, d) for d in school_domains):
+    # Stored domains may have been typed in Unicode or upper case (admin): compare normalised.
+    if not any(domain_matches(domain, d) for d in _normalized_domains(school_domains)):
         raise ValidationFailed(
             f"{domain} is not an e-mail domain of {school.name}.",
             field="school_email",

@@ -6,23 +6,24 @@ from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 
 
+def _is_positive_int(raw: str) -> bool:
+    # isdigit() alone lets "²" through and int() refuses over 4300 digits: both were 500s.
+    return raw.isascii() and raw.isdigit() and raw.strip("0") != ""
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
     def get_page_size(self, request):  # type: ignore[no-untyped-def]
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and (not raw.isdigit() or int(raw) < 1):
+        if raw is not None and not _is_positive_int(raw):
             raise ValidationError({"page_size": ["A positive whole number is required."]})
         return super().get_page_size(request)
 
     def paginate_queryset(self, queryset, request, view=None):  # type: ignore[no-untyped-def]
         raw = request.query_params.get(self.page_query_param)
-        if (
-            raw is not None
-            and raw not in self.last_page_strings
-            and (not raw.isdigit() or int(raw) < 1)
-        ):
+        if raw is not None and raw not in self.last_page_strings and not _is_positive_int(raw):
             raise ValidationError({"page": ["A positive whole number is required."]})
         try:
             return super().paginate_queryset(queryset, request, view)
