@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from django.contrib.auth.password_validation import validate_password
@@ -98,9 +99,20 @@ def student_profile_update(
     return profile
 
 
+def skill_slug(name: str) -> str:
+    """The slug of a skill name: Django's slugify once `+` and `#` are spelled out.
+
+    Without that, "C", "C++" and "C#" would all be `c` (`c-plus-plus`, `c-sharp` here).
+    A name with nothing but punctuation has an empty slug.
+    """
+    spelled = re.sub(r"(?<=\w)(\++)", lambda m: " plus" * len(m.group(1)) + " ", name)
+    spelled = re.sub(r"(?<=\w)#", " sharp ", spelled)
+    return slugify(spelled)[:220]
+
+
 def skill_get_or_create(*, name: str, category: str = "") -> tuple[Skill, bool]:
-    """The skill whose slug is `slugify(name)`, created if missing. Raises on an empty slug."""
-    slug = slugify(name)[:220]
+    """The skill whose slug is `skill_slug(name)`, created if missing. Raises on an empty slug."""
+    slug = skill_slug(name)
     if not slug:
         raise ValidationFailed(f"{name!r} has no usable slug.", field="name")
     return Skill.objects.get_or_create(
