@@ -92,7 +92,7 @@ class SchoolFactory(DjangoModelFactory):
     domain = factory.RelatedFactory(
         "tests.factories.SchoolDomainFactory",
         factory_related_name="school",
-        domain=factory.LazyAttribute(lambda o: f"school{o.factory_parent.name.split()[-1]}.edu"),
+        domain=factory.Sequence(lambda n: f"school{n}.edu"),
     )
 
 
