@@ -152,7 +152,7 @@ VERIFICATION_LINK_MAX_AGE = env.int("VERIFICATION_LINK_MAX_AGE", default=48 * 36
 # Celery: eager (in-process) when no broker is configured, for the embedded demo.
 CELERY_TASK_ALWAYS_EAGER = not env("CELERY_BROKER_URL", default="")
 # Eager tasks never touch the broker; "memory://" keeps Celery from guessing one.
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://"
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_IGNORE_RESULT = True
