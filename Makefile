@@ -13,7 +13,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint migrate clean
+.PHONY: help install demo realdata test lint migrate clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,6 +41,16 @@ demo: install ## Migrate, load the demo data, serve on HOST:PORT (127.0.0.1:8000
 	@echo "  data      db.sqlite3 in this folder (or DATABASE_URL); stop with Ctrl-C"
 	@echo
 	SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}" $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# The public data sets shipped beside the repository (see README, "Real data").
+DATA ?= ../shared/data
+
+realdata: install ## Load the full real data (schools, skills, briefs) from DATA=../shared/data
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py import_schools $(DATA)/universities/world_universities_and_domains.json
+	$(BIN)/python manage.py import_skills $(DATA)/skills/onet_technology_skills_unique.csv
+	$(BIN)/python manage.py import_skills $(DATA)/briefs/skill_tags.csv
+	$(BIN)/python manage.py import_briefs $(DATA)/briefs/freelance_jobs.csv
 
 test: install ## Run the test suite (SQLite, or DATABASE_URL when set)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
