@@ -54,3 +54,13 @@ class PaymentFailed(DomainError):
 
     status_code = 402
     code = "payment_failed"
+
+
+class TransientError(DomainError):
+    """A failure worth retrying later: a provider timed out or answered 5xx.
+
+    Background tasks retry it with backoff; an API request answers 503.
+    """
+
+    status_code = 503
+    code = "temporarily_unavailable"

@@ -149,3 +149,92 @@ class StudentProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+
+class Notification(models.Model):
+    """An in-app message for one user: what happened and where to look.
+
+    `key` names the event (e.g. `bid-submitted:12:user:5`), so an event told
+    twice is stored once.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=64)
+    title = models.CharField(max_length=300)
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="notification_user_unread_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.title}"
+
+
+class OutboundEmail(models.Model):
+    """An e-mail rendered when its event happened and sent by a task after commit.
+
+    `key` is unique: the same event never queues two e-mails, and the task
+    re-reads `status` so a redelivered task does not send twice. The
+    Message-ID is derived from the key, so a copy sent twice in the one window
+    where that can happen (a crash between the SMTP answer and the commit)
+    carries the same Message-ID and mail clients show it once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=200, unique=True)
+    template = models.CharField(max_length=64)
+    language = models.CharField(max_length=8)
+    to = models.EmailField()
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sent", "failed"]),
+                name="outboundemail_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="outboundemail_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.template} to {self.to}: {self.status}"
+
+
+class FailedTask(models.Model):
+    """A background task that failed for good (retries exhausted), kept for staff to retry.
+
+    `kwargs` are the task's keyword arguments (ids only), so a retry re-reads
+    the current state like the first run did.
+    """
+
+    task_name = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=255, blank=True)
+    kwargs = models.JSONField(default=dict)
+    error = models.TextField()
+    traceback = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    retried_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from marketplace.models import Company, Skill, User
+from marketplace.models import Company, Notification, Skill, User
 
 
 def user_company(*, user: User) -> Company | None:
@@ -23,3 +23,15 @@ def skill_list(*, search: str | None = None) -> QuerySet[Skill]:
     if search:
         qs = qs.filter(name__icontains=search)
     return qs
+
+
+def notification_list(*, user: User, unread: bool | None = None) -> QuerySet[Notification]:
+    """The user's own notifications, newest first; `unread` True/False filters on read state."""
+    qs = Notification.objects.filter(user=user).order_by("-created_at", "-id")
+    if unread is not None:
+        qs = qs.filter(read_at__isnull=unread)
+    return qs
+
+
+def notification_unread_count(*, user: User) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
-from marketplace.errors import PermissionDenied, ValidationFailed
-from marketplace.models import Company, CompanyMembership, Skill, StudentProfile, User
+from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
+from marketplace.models import (
+    Company,
+    CompanyMembership,
+    FailedTask,
+    Skill,
+    StudentProfile,
+    User,
+)
 
 SELF_SERVICE_ROLES = (User.Role.COMPANY, User.Role.STUDENT)
 
@@ -118,3 +127,38 @@ def skill_get_or_create(*, name: str, category: str = "") -> tuple[Skill, bool]:
     return Skill.objects.get_or_create(
         slug=slug, defaults={"name": name[:200], "category": category[:200]}
     )
+
+
+def failed_task_record(
+    *, task_name: str, task_id: str, kwargs: dict[str, Any], error: str, traceback: str = ""
+) -> FailedTask:
+    """Keep a task that failed for good, for staff to see and retry."""
+    return FailedTask.objects.create(
+        task_name=task_name,
+        task_id=task_id or "",
+        kwargs=kwargs,
+        error=error[:10_000],
+        traceback=traceback[:50_000],
+    )
+
+
+@transaction.atomic
+def failed_task_retry(*, failed_task_id: int) -> FailedTask:
+    """Enqueue a failed task again with the same keyword arguments (after commit).
+
+    Raises NotFound for an unknown row and ValidationFailed for a task name
+    that is no longer registered.
+    """
+    from marketplace.celery import app
+
+    failed = FailedTask.objects.select_for_update().filter(pk=failed_task_id).first()
+    if failed is None:
+        raise NotFound("No such failed task.")
+    task = app.tasks.get(failed.task_name)
+    if task is None:
+        raise ValidationFailed(f"No task named {failed.task_name}.", field="task_name")
+    failed.retried_at = timezone.now()
+    failed.save(update_fields=["retried_at"])
+    kwargs = dict(failed.kwargs)
+    transaction.on_commit(lambda: task.apply_async(kwargs=kwargs))
+    return failed

@@ -7,13 +7,17 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
 from marketplace.models import User
+from marketplace.notifications import notify
 from schools.domains import domain_matches, email_domain, normalize_domain
 from schools.models import Coordinator, EnrolmentVerification, School, VerificationEvent
 
@@ -127,10 +131,16 @@ def verification_request(
         VerificationEvent.objects.create(
             verification=verification, actor=student, from_status="", to_status=V.PENDING_EMAIL
         )
-        from schools.tasks import send_verification_email_task
-
-        transaction.on_commit(
-            lambda: send_verification_email_task.delay(verification_id=verification.pk)
+        notify(
+            user=student,
+            template="verification_link",
+            key=f"verification-link:{verification.pk}",
+            context={
+                "verification": verification,
+                "link": verification_link(verification=verification),
+                "hours": settings.VERIFICATION_LINK_MAX_AGE // 3600,
+            },
+            email_to=verification.school_email,
         )
     return verification
 
@@ -188,10 +198,11 @@ def _decide(*, verification_id: int, by: User, to: str, reason: str = "") -> Enr
         verification.decided_at = timezone.now()
         verification.reason = reason
         verification.save(update_fields=["status", "decided_by", "decided_at", "reason"])
-        from schools.tasks import send_verification_decision_email_task
-
-        transaction.on_commit(
-            lambda: send_verification_decision_email_task.delay(verification_id=verification.pk)
+        notify(
+            user=verification.student,
+            template="verification_decision",
+            key=f"verification-decision:{verification.pk}:{to}",
+            context={"verification": verification},
         )
     return verification
 
@@ -216,6 +227,13 @@ def verification_revoke(*, verification_id: int, by: User, reason: str) -> Enrol
     if not reason.strip():
         raise ValidationFailed("Say why the verification is revoked.", field="reason")
     return _decide(verification_id=verification_id, by=by, to=V.REVOKED, reason=reason.strip())
+
+
+def coordinator_invitation_link(*, user: User) -> str:
+    """A single-use set-password link (Django's password-reset token, PASSWORD_RESET_TIMEOUT)."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return f"{settings.SITE_URL}/accounts/reset/{uid}/{token}/"
 
 
 def coordinator_create(
@@ -254,10 +272,15 @@ def coordinator_create(
             )
             coordinator = Coordinator.objects.create(user=user, school=school)
             if not password:
-                from schools.tasks import send_coordinator_invitation_task
-
-                transaction.on_commit(
-                    lambda: send_coordinator_invitation_task.delay(user_id=user.pk)
+                notify(
+                    user=user,
+                    template="coordinator_invitation",
+                    key=f"coordinator-invitation:{user.pk}",
+                    context={
+                        "school": school,
+                        "link": coordinator_invitation_link(user=user),
+                        "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+                    },
                 )
     except IntegrityError as exc:
         raise ValidationFailed(

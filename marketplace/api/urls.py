@@ -13,6 +13,17 @@ urlpatterns = [
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("me/", accounts.MeApi.as_view(), name="me"),
     path("skills/", accounts.SkillListApi.as_view(), name="skill-list"),
+    path("notifications/", accounts.NotificationListApi.as_view(), name="notification-list"),
+    path(
+        "notifications/read-all/",
+        accounts.NotificationReadAllApi.as_view(),
+        name="notification-read-all",
+    ),
+    path(
+        "notifications/<int:pk>/read/",
+        accounts.NotificationReadApi.as_view(),
+        name="notification-read",
+    ),
     path("students/me/", accounts.StudentMeApi.as_view(), name="student-me"),
     path(
         "students/me/payouts/onboard/", projects.PayoutOnboardApi.as_view(), name="payout-onboard"

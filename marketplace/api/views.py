@@ -13,7 +13,13 @@ from marketplace.api.mixins import ListApi
 from marketplace.errors import PermissionDenied
 from marketplace.models import StudentProfile, User
 from marketplace.money import CURRENCY_CHOICES
-from marketplace.selectors import skill_list, user_company
+from marketplace.notifications import notification_mark_all_read, notification_mark_read
+from marketplace.selectors import (
+    notification_list,
+    notification_unread_count,
+    skill_list,
+    user_company,
+)
 from marketplace.services import student_profile_update, user_register
 
 
@@ -148,3 +154,51 @@ class StudentMeApi(APIView):
         profile = student_profile_update(user=request.user, **data.validated_data)
         profile = StudentProfile.objects.prefetch_related("skills").get(pk=profile.pk)
         return Response(StudentProfileOutput(profile).data)
+
+
+class NotificationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+
+class NotificationListApi(ListApi):
+    """The caller's own notifications, newest first, with `unread_count` beside the page.
+
+    `unread=true` lists only unread ones.
+    """
+
+    class FilterSerializer(serializers.Serializer):
+        unread = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    @extend_schema(parameters=[FilterSerializer], responses=NotificationOutput(many=True))
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = notification_list(user=request.user, unread=filters.validated_data["unread"])
+        response = self.paginated(qs, NotificationOutput)
+        response.data["unread_count"] = notification_unread_count(user=request.user)
+        return response
+
+
+class NotificationReadApi(APIView):
+    """Mark one of the caller's notifications read."""
+
+    @extend_schema(request=None, responses=NotificationOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        notification = notification_mark_read(user=request.user, notification_id=pk)
+        return Response(NotificationOutput(notification).data)
+
+
+class NotificationReadAllApi(APIView):
+    """Mark all of the caller's notifications read; answers how many changed."""
+
+    class OutputSerializer(serializers.Serializer):
+        marked = serializers.IntegerField()
+
+    @extend_schema(request=None, responses=OutputSerializer)
+    def post(self, request: Request) -> Response:
+        return Response({"marked": notification_mark_all_read(user=request.user)})

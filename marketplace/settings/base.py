@@ -69,6 +69,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Plain-text e-mails: the same templates folders, without HTML escaping.
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": False},
+    },
 ]
 
 # SQLite file when DATABASE_URL is unset; PostgreSQL in production and CI.
@@ -153,7 +160,8 @@ VERIFICATION_LINK_MAX_AGE = env.int("VERIFICATION_LINK_MAX_AGE", default=48 * 36
 CELERY_TASK_ALWAYS_EAGER = not env("CELERY_BROKER_URL", default="")
 # Eager tasks never touch the broker; "memory://" keeps Celery from guessing one.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://localhost/"
-CELERY_TASK_EAGER_PROPAGATES = True
+# Eager (demo) mode: a failing task is recorded for staff instead of failing the request.
+CELERY_TASK_EAGER_PROPAGATES = env.bool("CELERY_TASK_EAGER_PROPAGATES", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = 300
