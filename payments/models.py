@@ -42,16 +42,19 @@ class Escrow(models.Model):
     `amount_cents + company_fee_cents`; on release the payee receives
     `amount_cents - student_commission_cents` and the platform keeps both fees.
     States: awaiting_funding → funded → release_pending → released, or
-    funded → refunded. `release_pending` means the work was approved but the
-    payee's payout account is not ready yet.
+    funded → refunded, or funded/release_pending → frozen (a dispute) →
+    released (split) or refunded. `release_pending` means the work was approved
+    but the transfer is not done yet: the payee's payout account is not ready,
+    or the gateway failed and the transfer will be retried (`last_error`).
     """
 
     class Status(models.TextChoices):
         AWAITING_FUNDING = "awaiting_funding", "Awaiting funding"
         FUNDED = "funded", "Funded"
-        RELEASE_PENDING = "release_pending", "Approved, waiting for the payee's payout account"
+        RELEASE_PENDING = "release_pending", "Approved, transfer to the payee not done yet"
         RELEASED = "released", "Released"
         REFUNDED = "refunded", "Refunded"
+        FROZEN = "frozen", "Frozen by a dispute"
 
     reference = models.CharField(max_length=100, unique=True)
     company = models.ForeignKey(
@@ -73,6 +76,8 @@ class Escrow(models.Model):
     charge_id = models.CharField(max_length=255, blank=True)
     transfer_id = models.CharField(max_length=255, blank=True)
     refund_id = models.CharField(max_length=255, blank=True)
+    transfer_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     funded_at = models.DateTimeField(null=True, blank=True)
     settled_at = models.DateTimeField(null=True, blank=True)
@@ -87,6 +92,7 @@ class Escrow(models.Model):
                         "release_pending",
                         "released",
                         "refunded",
+                        "frozen",
                     ]
                 ),
                 name="escrow_status_valid",
@@ -140,6 +146,7 @@ class LedgerTransaction(models.Model):
         FUNDING = "funding", "Funding"
         RELEASE = "release", "Release"
         REFUND = "refund", "Refund"
+        SETTLEMENT = "settlement", "Dispute settlement"
         REVERSAL = "reversal", "Reversal"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)

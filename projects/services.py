@@ -25,6 +25,7 @@ from payments.services.escrow import (
     escrow_create,
     escrow_fund,
     escrow_release,
+    escrow_retry_pending_releases,
 )
 from payments.services.payouts import OnboardingLink, payout_account_onboard
 from projects.models import Bid, Contract, Delivery, Milestone, MilestoneEvent, Project
@@ -528,3 +529,19 @@ def student_payouts_onboard(*, user: User, country: str = "FR") -> OnboardingLin
         for contract in Contract.objects.select_for_update().filter(pk__in=ids):
             _contract_settle_if_done(contract)
     return link
+
+
+def milestone_releases_retry() -> int:
+    """Retry the transfers of approved milestones not paid yet, then complete finished contracts.
+
+    For the scheduled task: safe to run any number of times (each transfer has
+    its idempotency key). Returns how many escrows were released.
+    """
+    released = escrow_retry_pending_releases()
+    with transaction.atomic():
+        ids = Contract.objects.filter(
+            status=Contract.Status.ACTIVE, milestones__escrow_id__in=released
+        ).values("pk")
+        for contract in Contract.objects.select_for_update().filter(pk__in=ids):
+            _contract_settle_if_done(contract)
+    return len(released)

@@ -22,9 +22,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.errors import StateConflict, ValidationFailed
-from marketplace.models import Company
+from marketplace.errors import StateConflict, TransientError, ValidationFailed
+from marketplace.models import Company, User
 from marketplace.money import SUPPORTED_CURRENCIES, bps_of
+from marketplace.notifications import notify
 from payments.gateways import get_gateway
 from payments.gateways.base import PaymentDeclined
 from payments.models import Escrow, EscrowEvent, LedgerTransaction, PayoutAccount
@@ -41,11 +42,14 @@ logger = logging.getLogger(__name__)
 S = Escrow.Status
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     S.AWAITING_FUNDING: {S.FUNDED},
-    S.FUNDED: {S.RELEASE_PENDING, S.RELEASED, S.REFUNDED},
-    S.RELEASE_PENDING: {S.RELEASED},
+    S.FUNDED: {S.RELEASE_PENDING, S.RELEASED, S.REFUNDED, S.FROZEN},
+    S.RELEASE_PENDING: {S.RELEASED, S.FROZEN},
+    S.FROZEN: {S.RELEASED, S.REFUNDED},
     S.RELEASED: set(),
     S.REFUNDED: set(),
 }
+# After this many failed transfer attempts staff are told (the retries go on).
+TRANSFER_ATTEMPTS_BEFORE_ALERT = 3
 
 
 @dataclass(frozen=True)
@@ -174,18 +178,60 @@ def escrow_mark_funded(*, payment_intent_id: str, charge_id: str) -> Escrow | No
     return escrow
 
 
+def _send_transfer(escrow: Escrow, account: PayoutAccount, amount: int) -> bool:
+    """Ask the gateway for the payee's transfer; False (error kept) when it failed for now.
+
+    The key `escrow-<id>-release` makes a retry answer the first transfer, never a second.
+    """
+    try:
+        escrow.transfer_id = get_gateway().create_transfer(
+            amount=amount,
+            currency=escrow.currency,
+            destination=account.account_id,
+            source_transaction=escrow.charge_id,
+            transfer_group=escrow.reference,
+            idempotency_key=f"escrow-{escrow.pk}-release",
+        )
+    except TransientError as exc:
+        escrow.transfer_attempts += 1
+        escrow.last_error = exc.message
+        escrow.save(update_fields=["transfer_attempts", "last_error"])
+        logger.warning("escrow.transfer_failed", extra={"escrow_id": escrow.pk})
+        if escrow.transfer_attempts == TRANSFER_ATTEMPTS_BEFORE_ALERT:
+            _alert_staff_transfer_failed(escrow)
+        return False
+    escrow.transfer_attempts += 1
+    escrow.last_error = ""
+    return True
+
+
+def _alert_staff_transfer_failed(escrow: Escrow) -> None:
+    for admin in User.objects.filter(is_staff=True, is_active=True):
+        notify(
+            user=admin,
+            template="transfer_failed",
+            key=f"transfer-failed:{escrow.pk}:{admin.pk}",
+            context={
+                "escrow_reference": escrow.reference,
+                "error": escrow.last_error,
+                "attempts": escrow.transfer_attempts,
+                "admin_url": f"{settings.SITE_URL}/admin/payments/escrow/{escrow.pk}/change/",
+            },
+            url=f"/admin/payments/escrow/{escrow.pk}/change/",
+        )
+
+
 def _transfer(escrow: Escrow, account: PayoutAccount, *, actor: AbstractBaseUser | None) -> None:
-    escrow.transfer_id = get_gateway().create_transfer(
-        amount=escrow.payee_cents,
-        currency=escrow.currency,
-        destination=account.account_id,
-        source_transaction=escrow.charge_id,
-        transfer_group=escrow.reference,
-        idempotency_key=f"escrow-{escrow.pk}-release",
-    )
+    if not _send_transfer(escrow, account, escrow.payee_cents):
+        if escrow.status == S.FUNDED:
+            _transition(escrow, S.RELEASE_PENDING, actor=actor, note="transfer failed; retrying")
+            escrow.save(update_fields=["status"])
+        return
     _transition(escrow, S.RELEASED, actor=actor)
     escrow.settled_at = timezone.now()
-    escrow.save(update_fields=["status", "transfer_id", "settled_at"])
+    escrow.save(
+        update_fields=["status", "transfer_id", "settled_at", "transfer_attempts", "last_error"]
+    )
     ledger_post(
         kind=LedgerTransaction.Kind.RELEASE,
         currency=escrow.currency,
@@ -206,9 +252,10 @@ def escrow_release(*, escrow_id: int, actor: AbstractBaseUser | None) -> Escrow:
 
     The transfer's idempotency key is `escrow-<id>-release`, its `transfer_group`
     the escrow's reference and its `source_transaction` the charge. If the
-    payee's payout account is not ready the escrow becomes `release_pending` and
-    is released by `escrow_release_pending_for_payee`. Raises StateConflict for
-    an escrow that is not funded.
+    payee's payout account is not ready, or the gateway fails for now, the
+    escrow becomes `release_pending` and is released later
+    (`escrow_release_pending_for_payee`, `escrow_retry_pending_releases`).
+    Raises StateConflict for an escrow that is not funded.
     """
     escrow = _locked(escrow_id)
     if escrow.status not in (S.FUNDED, S.RELEASE_PENDING):
@@ -221,6 +268,23 @@ def escrow_release(*, escrow_id: int, actor: AbstractBaseUser | None) -> Escrow:
         return escrow
     _transfer(escrow, account, actor=actor)
     return escrow
+
+
+def escrow_retry_pending_releases(*, limit: int = 500) -> list[int]:
+    """Try again every approved escrow whose payee can be paid; returns the ids released.
+
+    Run on a schedule: it picks up transfers that failed and payees who became
+    ready without the event reaching us.
+    """
+    ids = list(
+        Escrow.objects.filter(
+            status=S.RELEASE_PENDING,
+            payee__payout_account__payouts_enabled=True,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return [pk for pk in ids if escrow_release(escrow_id=pk, actor=None).status == S.RELEASED]
 
 
 def escrow_release_pending_for_payee(*, user_id: int) -> int:
@@ -269,4 +333,96 @@ def escrow_refund(*, escrow_id: int, actor: AbstractBaseUser | None, note: str =
         ],
     )
     logger.info("escrow.refunded", extra={"escrow_id": escrow.pk})
+    return escrow
+
+
+@transaction.atomic
+def escrow_freeze(*, escrow_id: int, actor: AbstractBaseUser | None, note: str = "") -> Escrow:
+    """Hold the money where it is while a dispute is open (funded or approved, not yet paid).
+
+    Raises StateConflict from any other state.
+    """
+    escrow = _locked(escrow_id)
+    if escrow.status not in (S.FUNDED, S.RELEASE_PENDING):
+        raise StateConflict(f"Only money held in escrow can be frozen; this is {escrow.status}.")
+    _transition(escrow, S.FROZEN, actor=actor, note=note)
+    escrow.save(update_fields=["status"])
+    return escrow
+
+
+@transaction.atomic
+def escrow_settle_split(
+    *,
+    escrow_id: int,
+    release_cents: int,
+    refund_cents: int,
+    actor: AbstractBaseUser | None,
+    note: str = "",
+) -> Escrow:
+    """Settle a frozen escrow: `release_cents` to the payee's side, `refund_cents` to the company.
+
+    The two must add up to what is held (the whole charge, fee included) and
+    the release may not exceed the work's amount. The platform keeps its
+    commission on the released part only (`STUDENT_COMMISSION_BPS` of it) and no
+    company fee: on a disputed milestone staff divide the whole charge. So
+    `charged = transferred + revenue + refunded` still holds. The refund's key is
+    `escrow-<id>-refund`, the transfer's `escrow-<id>-release`.
+
+    Raises ValidationFailed (field named) for amounts that do not add up,
+    StateConflict unless frozen or when a release is due to a payee who cannot
+    be paid yet, and TransientError when the gateway fails (nothing recorded; try again).
+    """
+    escrow = _locked(escrow_id)
+    if escrow.status != S.FROZEN:
+        raise StateConflict(f"Only frozen money is settled this way; this is {escrow.status}.")
+    if release_cents < 0 or refund_cents < 0:
+        raise ValidationFailed("Amounts cannot be negative.", field="release_cents")
+    if release_cents + refund_cents != escrow.charge_cents:
+        raise ValidationFailed(
+            f"release_cents + refund_cents must equal the {escrow.charge_cents} held.",
+            field="refund_cents",
+        )
+    if release_cents > escrow.amount_cents:
+        raise ValidationFailed(
+            f"At most the work's {escrow.amount_cents} can be released.", field="release_cents"
+        )
+    commission = bps_of(release_cents, settings.STUDENT_COMMISSION_BPS)
+    payee_share = release_cents - commission
+    gateway = get_gateway()
+    if payee_share > 0:
+        account = PayoutAccount.objects.filter(
+            user_id=escrow.payee_id, payouts_enabled=True
+        ).first()
+        if account is None:
+            raise StateConflict("The student has not connected a payout account yet.")
+        escrow.transfer_id = gateway.create_transfer(
+            amount=payee_share,
+            currency=escrow.currency,
+            destination=account.account_id,
+            source_transaction=escrow.charge_id,
+            transfer_group=escrow.reference,
+            idempotency_key=f"escrow-{escrow.pk}-release",
+        )
+    if refund_cents > 0:
+        escrow.refund_id = gateway.create_refund(
+            payment_intent_id=escrow.payment_intent_id,
+            amount=refund_cents,
+            idempotency_key=f"escrow-{escrow.pk}-refund",
+        )
+    _transition(escrow, S.RELEASED if release_cents else S.REFUNDED, actor=actor, note=note)
+    escrow.settled_at = timezone.now()
+    escrow.save(update_fields=["status", "transfer_id", "refund_id", "settled_at"])
+    ledger_post(
+        kind=LedgerTransaction.Kind.SETTLEMENT,
+        currency=escrow.currency,
+        escrow=escrow,
+        memo=f"{escrow.reference} settled after a dispute",
+        entries=[
+            (ESCROW_ACCOUNT, -escrow.charge_cents),
+            (student_account(escrow.payee_id), payee_share),
+            (PLATFORM_REVENUE_ACCOUNT, commission),
+            (company_account(escrow.company_id), refund_cents),
+        ],
+    )
+    logger.info("escrow.settled", extra={"escrow_id": escrow.pk})
     return escrow
