@@ -244,3 +244,51 @@ class MilestoneEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status}"
+
+
+class Dispute(models.Model):
+    """A disagreement over one milestone: its money is frozen until staff settle it.
+
+    Staff split what is held: `release_cents` towards the student and
+    `refund_cents` back to the company, with a written `resolution_note` both
+    parties read.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="disputes")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes_opened"
+    )
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="disputes_resolved",
+    )
+    release_cents = models.BigIntegerField(null=True, blank=True)
+    refund_cents = models.BigIntegerField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone"],
+                condition=Q(status="open"),
+                name="dispute_one_open_per_milestone",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "resolved"]), name="dispute_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.pk} on milestone {self.milestone_id}: {self.status}"

@@ -15,7 +15,7 @@ from marketplace.models import User
 from marketplace.selectors import user_company_id
 from payments.models import Escrow, LedgerEntry
 from payments.selectors import ledger_entries_for_escrows
-from projects.models import Bid, Contract, Milestone, Project
+from projects.models import Bid, Contract, Dispute, Milestone, Project
 from schools.models import EnrolmentVerification, School
 from schools.selectors import coordinator_school_id, verified_school_ids_of
 
@@ -91,8 +91,16 @@ def contract_visible_to(*, user: User) -> QuerySet[Contract]:
     return qs.none()
 
 
+MILESTONE_DETAILS = ("deliveries", "events", "disputes")
+
+
 def contract_list(*, user: User) -> QuerySet[Contract]:
-    milestones = Milestone.objects.select_related("escrow").order_by("position")
+    """Visible contracts with milestones, deliveries, history and disputes, in constant queries."""
+    milestones = (
+        Milestone.objects.select_related("escrow")
+        .prefetch_related(*MILESTONE_DETAILS)
+        .order_by("position")
+    )
     return (
         contract_visible_to(user=user)
         .select_related("project", "company", "student")
@@ -102,8 +110,19 @@ def contract_list(*, user: User) -> QuerySet[Contract]:
 
 
 def milestone_visible_to(*, user: User) -> QuerySet[Milestone]:
-    return Milestone.objects.select_related("escrow", "contract").filter(
-        contract__in=contract_visible_to(user=user)
+    return (
+        Milestone.objects.select_related("escrow", "contract")
+        .prefetch_related(*MILESTONE_DETAILS)
+        .filter(contract__in=contract_visible_to(user=user))
+    )
+
+
+def dispute_list_open() -> QuerySet[Dispute]:
+    """Open disputes, oldest first, for staff."""
+    return (
+        Dispute.objects.filter(status=Dispute.Status.OPEN)
+        .select_related("milestone__escrow", "milestone__contract__project", "opened_by")
+        .order_by("created_at", "id")
     )
 
 
@@ -117,14 +136,17 @@ def milestone_status(milestone: Milestone) -> str:
     """The API's single milestone state, from the work's status and the escrow's.
 
     pending (not funded) → funded → submitted ⇄ changes_requested → released,
-    or refunded. An approved milestone whose payee cannot be paid yet stays
-    `submitted` with `escrow_status=release_pending`.
+    or refunded; disputed while a dispute freezes the money. An approved
+    milestone whose payee cannot be paid yet stays `submitted` with
+    `escrow_status=release_pending`.
     """
     escrow_status = milestone.escrow.status
     if escrow_status == Escrow.Status.AWAITING_FUNDING:
         return "pending"
     if escrow_status in (Escrow.Status.RELEASED, Escrow.Status.REFUNDED):
         return escrow_status
+    if escrow_status == Escrow.Status.FROZEN:
+        return "disputed"
     work = milestone.work_status
     if work == Milestone.WorkStatus.PENDING:
         return "funded"

@@ -23,12 +23,15 @@ from payments.models import Escrow
 from payments.services.escrow import (
     FundingResult,
     escrow_create,
+    escrow_freeze,
     escrow_fund,
     escrow_release,
     escrow_retry_pending_releases,
+    escrow_settle_split,
 )
 from payments.services.payouts import OnboardingLink, payout_account_onboard
-from projects.models import Bid, Contract, Delivery, Milestone, MilestoneEvent, Project
+from projects import notices
+from projects.models import Bid, Contract, Delivery, Dispute, Milestone, MilestoneEvent, Project
 from projects.permissions import (
     can_decide_bid,
     can_manage_project,
@@ -224,10 +227,17 @@ def project_cancel(*, project_id: int, by: User) -> Project:
         raise PermissionDenied("Only the company that posted this brief can cancel it.")
     _move(project, P.CANCELLED, PROJECT_TRANSITIONS, "brief")
     project.save(update_fields=["status"])
-    project.bids.filter(status__in=[B.SUBMITTED, B.SHORTLISTED]).update(
-        status=B.REJECTED, decided_at=timezone.now()
-    )
+    _reject_open_bids(project)
     return project
+
+
+def _reject_open_bids(project: Project, *, keep: Bid | None = None) -> None:
+    pending = project.bids.filter(status__in=[B.SUBMITTED, B.SHORTLISTED])
+    if keep is not None:
+        pending = pending.exclude(pk=keep.pk)
+    ids = list(pending.values_list("pk", flat=True))
+    Bid.objects.filter(pk__in=ids).update(status=B.REJECTED, decided_at=timezone.now())
+    notices.bids_rejected(project, ids)
 
 
 def _can_see_restricted(project: Project, student: User) -> bool:
@@ -267,7 +277,7 @@ def bid_submit(
         raise StateConflict("You already bid on this brief.")
     try:
         with transaction.atomic():
-            return Bid.objects.create(
+            bid = Bid.objects.create(
                 project=project,
                 student=by,
                 amount_cents=amount_cents,
@@ -275,6 +285,8 @@ def bid_submit(
                 estimated_days=estimated_days,
                 cover_letter=cover_letter,
             )
+            notices.bid_submitted(bid)
+            return bid
     except IntegrityError as exc:
         raise StateConflict("You already bid on this brief.") from exc
 
@@ -323,6 +335,7 @@ def bid_reject(*, bid_id: int, by: User) -> Bid:
     _move(bid, B.REJECTED, BID_TRANSITIONS, "bid")
     bid.decided_at = timezone.now()
     bid.save(update_fields=["status", "decided_at"])
+    notices.bids_rejected(bid.project, [bid.pk])
     return bid
 
 
@@ -382,9 +395,7 @@ def bid_accept(
     bid.save(update_fields=["status", "decided_at"])
     _move(project, P.IN_PROGRESS, PROJECT_TRANSITIONS, "brief")
     project.save(update_fields=["status"])
-    project.bids.exclude(pk=bid.pk).filter(status__in=[B.SUBMITTED, B.SHORTLISTED]).update(
-        status=B.REJECTED, decided_at=timezone.now()
-    )
+    _reject_open_bids(project, keep=bid)
     contract = Contract.objects.create(
         project=project,
         bid=bid,
@@ -410,6 +421,7 @@ def bid_accept(
             due_date=spec.due_date,
             escrow=escrow,
         )
+    notices.bid_accepted(bid, contract)
     logger.info("bid.accepted", extra={"bid_id": bid.pk, "contract_id": contract.pk})
     return contract
 
@@ -448,7 +460,12 @@ def milestone_fund(
         raise PermissionDenied("Only the company of this contract funds its milestones.")
     if milestone.contract.status != Contract.Status.ACTIVE:
         raise StateConflict(f"This contract is {milestone.contract.status}.")
-    return escrow_fund(escrow_id=milestone.escrow_id, actor=by, payment_method=payment_method)
+    result = escrow_fund(escrow_id=milestone.escrow_id, actor=by, payment_method=payment_method)
+    if result.status == "succeeded":
+        milestone.escrow = result.escrow
+        with transaction.atomic():
+            notices.milestone_funded(milestone)
+    return result
 
 
 @transaction.atomic
@@ -462,7 +479,8 @@ def milestone_submit(*, milestone_id: int, by: User, note: str = "", url: str = 
     _work(milestone, W.SUBMITTED, by=by, note=note)
     milestone.submitted_at = timezone.now()
     milestone.save(update_fields=["work_status", "submitted_at"])
-    Delivery.objects.create(milestone=milestone, note=note, url=url)
+    delivery = Delivery.objects.create(milestone=milestone, note=note, url=url)
+    notices.delivery_submitted(milestone, delivery)
     return milestone
 
 
@@ -474,6 +492,8 @@ def milestone_request_changes(*, milestone_id: int, by: User, note: str = "") ->
         raise PermissionDenied("Only the company of this contract reviews deliveries.")
     _work(milestone, W.CHANGES_REQUESTED, by=by, note=note)
     milestone.save(update_fields=["work_status"])
+    event = milestone.events.order_by("-pk").first()
+    notices.changes_requested(milestone, note, event.pk if event else 0)
     return milestone
 
 
@@ -507,8 +527,26 @@ def milestone_approve(*, milestone_id: int, by: User | None) -> Milestone:
     milestone.approved_at = timezone.now()
     milestone.save(update_fields=["work_status", "approved_at"])
     milestone.escrow = escrow_release(escrow_id=milestone.escrow_id, actor=by)
+    notices.money_released(milestone, automatic=by is None)
     _contract_settle_if_done(milestone.contract)
     return milestone
+
+
+def _after_late_releases(escrow_ids: list[int]) -> None:
+    """Money that waited went out: tell the students and complete finished contracts."""
+    if not escrow_ids:
+        return
+    with transaction.atomic():
+        milestones = Milestone.objects.select_related(
+            "escrow", "contract__project", "contract__student"
+        ).filter(escrow_id__in=escrow_ids)
+        for milestone in milestones:
+            notices.money_released(milestone, automatic=False)
+        ids = Contract.objects.filter(
+            status=Contract.Status.ACTIVE, milestones__escrow_id__in=escrow_ids
+        ).values("pk")
+        for contract in Contract.objects.select_for_update().filter(pk__in=ids):
+            _contract_settle_if_done(contract)
 
 
 def student_payouts_onboard(*, user: User, country: str = "FR") -> OnboardingLink:
@@ -520,14 +558,7 @@ def student_payouts_onboard(*, user: User, country: str = "FR") -> OnboardingLin
     if user.role != User.Role.STUDENT:
         raise PermissionDenied("Only students receive payouts.")
     link = payout_account_onboard(user=user, country=country)
-    with transaction.atomic():
-        ids = Contract.objects.filter(
-            student=user,
-            status=Contract.Status.ACTIVE,
-            milestones__escrow__status=Escrow.Status.RELEASED,
-        ).values("pk")
-        for contract in Contract.objects.select_for_update().filter(pk__in=ids):
-            _contract_settle_if_done(contract)
+    _after_late_releases(link.released_escrow_ids)
     return link
 
 
@@ -538,10 +569,77 @@ def milestone_releases_retry() -> int:
     its idempotency key). Returns how many escrows were released.
     """
     released = escrow_retry_pending_releases()
-    with transaction.atomic():
-        ids = Contract.objects.filter(
-            status=Contract.Status.ACTIVE, milestones__escrow_id__in=released
-        ).values("pk")
-        for contract in Contract.objects.select_for_update().filter(pk__in=ids):
-            _contract_settle_if_done(contract)
+    _after_late_releases(released)
     return len(released)
+
+
+@transaction.atomic
+def milestone_dispute(*, milestone_id: int, by: User, reason: str) -> Dispute:
+    """Either party disputes a milestone whose money is held: it is frozen until staff settle.
+
+    Raises PermissionDenied for anyone else, ValidationFailed (field `reason`)
+    without a reason, and StateConflict once the money left escrow or while a
+    dispute is already open.
+    """
+    milestone = _locked_milestone(milestone_id)
+    contract = milestone.contract
+    if not (is_contract_company(by, contract) or is_contract_student(by, contract)):
+        raise PermissionDenied("Only the two parties of the contract can open a dispute.")
+    if not reason.strip():
+        raise ValidationFailed("Say what the dispute is about.", field="reason")
+    if milestone.disputes.filter(status=Dispute.Status.OPEN).exists():
+        raise StateConflict("A dispute is already open on this milestone.")
+    escrow_freeze(escrow_id=milestone.escrow_id, actor=by, note=reason.strip())
+    dispute = Dispute.objects.create(milestone=milestone, opened_by=by, reason=reason.strip())
+    contract.status = Contract.Status.DISPUTED
+    contract.save(update_fields=["status"])
+    notices.dispute_opened(dispute)
+    logger.info("dispute.opened", extra={"dispute_id": dispute.pk})
+    return dispute
+
+
+@transaction.atomic
+def dispute_resolve(
+    *, dispute_id: int, by: User, release_cents: int, refund_cents: int, note: str
+) -> Dispute:
+    """Staff settle a dispute with a split of what is held (see `escrow_settle_split`).
+
+    `release_cents + refund_cents` must equal the milestone's charge (amount +
+    company fee). The written `note` is shown to both parties. Raises
+    PermissionDenied for non-staff, NotFound, StateConflict for a resolved
+    dispute, ValidationFailed for a missing note or amounts that do not add up.
+    """
+    if not by.is_staff:
+        raise PermissionDenied("Only the platform's staff resolve disputes.")
+    dispute = Dispute.objects.select_for_update().filter(pk=dispute_id).first()
+    if dispute is None:
+        raise NotFound("No such dispute.")
+    if dispute.status != Dispute.Status.OPEN:
+        raise StateConflict("This dispute is already resolved.")
+    if not note.strip():
+        raise ValidationFailed("Explain the decision to both parties.", field="note")
+    milestone = _locked_milestone(dispute.milestone_id)
+    milestone.escrow = escrow_settle_split(
+        escrow_id=milestone.escrow_id,
+        release_cents=release_cents,
+        refund_cents=refund_cents,
+        actor=by,
+        note=note.strip(),
+    )
+    dispute.status = Dispute.Status.RESOLVED
+    dispute.resolved_by = by
+    dispute.release_cents = release_cents
+    dispute.refund_cents = refund_cents
+    dispute.resolution_note = note.strip()
+    dispute.resolved_at = timezone.now()
+    dispute.save()
+    contract = Contract.objects.select_for_update().get(pk=milestone.contract_id)
+    if not Dispute.objects.filter(
+        milestone__contract=contract, status=Dispute.Status.OPEN
+    ).exists():
+        contract.status = Contract.Status.ACTIVE
+        contract.save(update_fields=["status"])
+    _contract_settle_if_done(contract)
+    notices.dispute_resolved(dispute)
+    logger.info("dispute.resolved", extra={"dispute_id": dispute.pk})
+    return dispute

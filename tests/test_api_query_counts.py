@@ -212,7 +212,7 @@ ENDPOINTS: dict[str, tuple[Callable[[], Endpoint], int]] = {
     "projects": (_projects, 6),
     "projects-company": (_projects_for_a_company, 5),
     "bids": (_bids, 6),
-    "contracts": (_contracts, 4),
+    "contracts": (_contracts, 7),
     "ledger": (_ledger, 5),
     "schools": (_schools, 3),
     "schools-searched": (_schools_searched, 3),

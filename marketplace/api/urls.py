@@ -87,6 +87,17 @@ urlpatterns = [
         name="milestone-approve",
     ),
     path(
+        "milestones/<int:pk>/dispute/",
+        projects.MilestoneDisputeApi.as_view(),
+        name="milestone-dispute",
+    ),
+    path("admin/disputes/", projects.AdminDisputeListApi.as_view(), name="admin-dispute-list"),
+    path(
+        "admin/disputes/<int:pk>/resolve/",
+        projects.AdminDisputeResolveApi.as_view(),
+        name="admin-dispute-resolve",
+    ),
+    path(
         "milestones/<int:pk>/request-changes/",
         projects.MilestoneRequestChangesApi.as_view(),
         name="milestone-request-changes",

@@ -287,21 +287,17 @@ def escrow_retry_pending_releases(*, limit: int = 500) -> list[int]:
     return [pk for pk in ids if escrow_release(escrow_id=pk, actor=None).status == S.RELEASED]
 
 
-def escrow_release_pending_for_payee(*, user_id: int) -> int:
+def escrow_release_pending_for_payee(*, user_id: int) -> list[int]:
     """Release every `release_pending` escrow of a payee whose account just became ready.
 
-    Returns how many were released.
+    Returns the ids of the escrows released.
     """
     ids = list(
         Escrow.objects.filter(payee_id=user_id, status=S.RELEASE_PENDING).values_list(
             "pk", flat=True
         )
     )
-    released = 0
-    for escrow_id in ids:
-        if escrow_release(escrow_id=escrow_id, actor=None).status == S.RELEASED:
-            released += 1
-    return released
+    return [pk for pk in ids if escrow_release(escrow_id=pk, actor=None).status == S.RELEASED]
 
 
 @transaction.atomic

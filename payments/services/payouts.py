@@ -17,6 +17,7 @@ from payments.services.escrow import escrow_release_pending_for_payee
 class OnboardingLink:
     url: str
     account: PayoutAccount
+    released_escrow_ids: list[int]
 
 
 def payout_account_onboard(*, user: AbstractBaseUser, country: str = "FR") -> OnboardingLink:
@@ -44,9 +45,10 @@ def payout_account_onboard(*, user: AbstractBaseUser, country: str = "FR") -> On
         refresh_url=f"{settings.SITE_URL}/payouts/refresh/",
         return_url=f"{settings.SITE_URL}/payouts/return/",
     )
+    released = []
     if account.payouts_enabled:
-        escrow_release_pending_for_payee(user_id=user.pk)
-    return OnboardingLink(url=url, account=account)
+        released = escrow_release_pending_for_payee(user_id=user.pk)
+    return OnboardingLink(url=url, account=account, released_escrow_ids=released)
 
 
 @transaction.atomic

@@ -60,6 +60,34 @@ class BidOutput(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True)
 
 
+class DeliveryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    note = serializers.CharField()
+    url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class MilestoneEventOutput(serializers.Serializer):
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    note = serializers.CharField(help_text="what to change, for changes_requested")
+    actor = serializers.IntegerField(source="actor_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class DisputeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    milestone = serializers.IntegerField(source="milestone_id")
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    opened_by = serializers.IntegerField(source="opened_by_id")
+    release_cents = serializers.IntegerField(allow_null=True)
+    refund_cents = serializers.IntegerField(allow_null=True)
+    resolution_note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
 class MilestoneOutput(serializers.Serializer):
     id = serializers.IntegerField()
     position = serializers.IntegerField()
@@ -77,6 +105,9 @@ class MilestoneOutput(serializers.Serializer):
     student_payout_cents = serializers.IntegerField(source="escrow.payee_cents")
     submitted_at = serializers.DateTimeField(allow_null=True)
     approved_at = serializers.DateTimeField(allow_null=True)
+    deliveries = DeliveryOutput(many=True)
+    history = MilestoneEventOutput(many=True, source="events")
+    disputes = DisputeOutput(many=True)
 
     def get_status(self, obj: Milestone) -> str:
         return milestone_status(obj)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +22,7 @@ from marketplace.money import CURRENCY_CHOICES
 from projects.api.serializers import (
     BidOutput,
     ContractOutput,
+    DisputeOutput,
     LedgerEntryOutput,
     MilestoneOutput,
     ProjectOutput,
@@ -35,6 +37,7 @@ from projects.selectors import (
     contract_ledger_entries,
     contract_list,
     contract_visible_to,
+    dispute_list_open,
     milestone_visible_to,
     project_list,
 )
@@ -45,7 +48,9 @@ from projects.services import (
     bid_shortlist,
     bid_submit,
     bid_withdraw,
+    dispute_resolve,
     milestone_approve,
+    milestone_dispute,
     milestone_fund,
     milestone_request_changes,
     milestone_submit,
@@ -379,3 +384,50 @@ class PayoutOnboardApi(APIView):
         data.is_valid(raise_exception=True)
         link = student_payouts_onboard(user=request.user, **data.validated_data)
         return Response({"url": link.url, "payouts_enabled": link.account.payouts_enabled})
+
+
+class MilestoneDisputeApi(APIView):
+    """Either party disputes a milestone whose money is held; it is frozen until staff settle."""
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=10_000)
+
+    @extend_schema(request=InputSerializer, responses={201: DisputeOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(milestone_visible_to(user=request.user), pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dispute = milestone_dispute(milestone_id=pk, by=request.user, **data.validated_data)
+        return Response(DisputeOutput(dispute).data, status=status.HTTP_201_CREATED)
+
+
+class AdminDisputeListApi(ListApi):
+    """Open disputes, oldest first (staff)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=DisputeOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return self.paginated(dispute_list_open(), DisputeOutput)
+
+
+class AdminDisputeResolveApi(APIView):
+    """Staff split what is held: `release_cents` to the student's side, `refund_cents` back.
+
+    The two add up to the milestone's charge (amount + company fee); the note is
+    shown to both parties.
+    """
+
+    permission_classes = [IsAdminUser]
+
+    class InputSerializer(serializers.Serializer):
+        release_cents = serializers.IntegerField(min_value=0, max_value=10**12)
+        refund_cents = serializers.IntegerField(min_value=0, max_value=10**12)
+        note = serializers.CharField(max_length=10_000)
+
+    @extend_schema(request=InputSerializer, responses=DisputeOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dispute = dispute_resolve(dispute_id=pk, by=request.user, **data.validated_data)
+        return Response(DisputeOutput(dispute).data)

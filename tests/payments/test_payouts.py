@@ -114,9 +114,9 @@ def test_release_pending_for_payee_counts_what_it_released():
     student = StudentFactory()
     _pending(student, "m:1")
     _pending(student, "m:2")
-    assert escrow_release_pending_for_payee(user_id=student.pk) == 0
+    assert escrow_release_pending_for_payee(user_id=student.pk) == []
     PayoutAccount.objects.create(
         user=student, gateway="dummy", account_id="acct_1", payouts_enabled=True
     )
-    assert escrow_release_pending_for_payee(user_id=student.pk) == 2
-    assert escrow_release_pending_for_payee(user_id=student.pk) == 0
+    assert len(escrow_release_pending_for_payee(user_id=student.pk)) == 2
+    assert escrow_release_pending_for_payee(user_id=student.pk) == []
