@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import linebreaks, urlize
+from django.utils.safestring import mark_safe
 
 from marketplace.errors import NotFound, StateConflict
 from marketplace.models import Notification, OutboundEmail, User
@@ -52,12 +54,14 @@ def message_render(
             text = render_to_string(f"emails/{template}/{lang}/body.txt", ctx, using="text")
         except TemplateDoesNotExist:
             continue
-        subject = " ".join(subject.split())
+        # One line; French non-breaking spaces (before ":" and the like) are kept.
+        subject = re.sub(r"[^\S\u00a0\u202f]+", " ", subject).strip()
         html = render_to_string(
             "emails/base.html",
             {
                 "subject": subject,
-                "body": linebreaks(urlize(text.strip(), autoescape=True)),
+                # urlize(autoescape=True) escaped the text; safe, else base.html escapes it twice.
+                "body": mark_safe(linebreaks(urlize(text.strip(), autoescape=True))),  # noqa: S308
                 "language": lang,
             },
         )
