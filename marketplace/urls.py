@@ -10,3 +10,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("frontend.urls")),
 ]
+
+handler400 = "marketplace.api.handlers.bad_request"
+handler403 = "marketplace.api.handlers.permission_denied"
+handler404 = "marketplace.api.handlers.page_not_found"
+handler500 = "marketplace.api.handlers.server_error"

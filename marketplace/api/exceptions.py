@@ -57,9 +57,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        if isinstance(detail, dict):  # simplejwt: {"detail", "code", "messages"}
+            detail = detail.get("detail", exc.default_detail)
+        elif isinstance(detail, list):
+            detail = detail[0] if detail else exc.default_detail
         response.data = {
-            "detail": str(exc.detail) if not isinstance(exc.detail, (list, dict)) else "Error.",
-            "code": getattr(exc.detail, "code", exc.default_code),
+            "detail": str(detail),
+            "code": getattr(detail, "code", None) or exc.default_code,
             "errors": {},
         }
     return response

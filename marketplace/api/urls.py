@@ -1,16 +1,16 @@
 """Routes of `/api/v1/`: the public contract of DESIGN.md, plus a few more."""
 
 from django.urls import path
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from marketplace.api import views as accounts
+from marketplace.api.auth import TokenObtainApi, TokenRefreshApi
 from projects.api import views as projects
 from schools.api import views as schools
 
 urlpatterns = [
     path("auth/register/", accounts.RegisterApi.as_view(), name="register"),
-    path("auth/token/", TokenObtainPairView.as_view(), name="token"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/", TokenObtainApi.as_view(), name="token"),
+    path("auth/token/refresh/", TokenRefreshApi.as_view(), name="token-refresh"),
     path("me/", accounts.MeApi.as_view(), name="me"),
     path("skills/", accounts.SkillListApi.as_view(), name="skill-list"),
     path("notifications/", accounts.NotificationListApi.as_view(), name="notification-list"),

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace.api.auth import AuthRateThrottle
 from marketplace.api.mixins import ListApi
 from marketplace.errors import PermissionDenied
 from marketplace.models import StudentProfile, User
@@ -61,6 +62,8 @@ class RegisterApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
+    throttle_classes = [AuthRateThrottle]
+    throttle_scope = "auth"
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)

@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -33,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "marketplace",
     "schools",
     "payments",
@@ -82,6 +85,11 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers queue for the lock (IMMEDIATE) instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "marketplace.User"
@@ -117,12 +125,21 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "marketplace.api.pagination.PageNumberPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "marketplace.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_METADATA_CLASS": "marketplace.api.metadata.DescriptionMetadata",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [],
     "DEFAULT_SCHEMA_CLASS": "marketplace.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "marketplace.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+# Sign-in and registration attempts per client address, e.g. "10/minute".
+AUTH_THROTTLE_RATE = env("AUTH_THROTTLE_RATE", default="10/minute")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -138,6 +155,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc served from the package, not a CDN: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
@@ -168,7 +189,43 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TIMEZONE = "UTC"
+# With late acks a prefetched message waits unacknowledged; one at a time keeps it short.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Seconds before Redis hands a message no worker acknowledged to another worker (the
+# first died mid-task: acks_late). It must outlast the longest task and the longest retry
+# countdown (600 s, MarketplaceTask), or a task still running or waiting is run twice.
+_visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+if _visibility_timeout <= max(CELERY_TASK_TIME_LIMIT, 600):
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT={_visibility_timeout} must exceed the task time limit "
+        f"({CELERY_TASK_TIME_LIMIT} s) and the longest retry countdown (600 s)."
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
+# Run by exactly one `celery beat` (`make beat`); every task is idempotent, so a late,
+# missed or repeated run does no harm. Times are UTC.
+CELERY_BEAT_SCHEDULE = {
+    "auto-release-due-milestones": {
+        "task": "projects.tasks.auto_release_due_milestones_task",
+        "schedule": crontab(minute=0),
+    },
+    "retry-pending-releases": {
+        "task": "projects.tasks.retry_pending_releases_task",
+        "schedule": crontab(minute="*/15"),
+    },
+    "expire-verifications": {
+        "task": "schools.tasks.expire_verifications_task",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    "warn-expiring-verifications": {
+        "task": "schools.tasks.warn_expiring_verifications_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "reconcile-ledger": {
+        "task": "payments.tasks.reconcile_ledger_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
+}
 
 LOGGING = {
     "version": 1,
