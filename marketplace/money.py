@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketplace.errors import CurrencyMismatch
+from marketplace.errors import CurrencyMismatch, ValidationFailed
 
 # Stripe's zero-decimal currencies: the amount is already in the major unit.
 ZERO_DECIMAL_CURRENCIES = frozenset(
@@ -96,3 +96,28 @@ class Money:
 
     def __str__(self) -> str:
         return self.format()
+
+
+# Stripe's minimum charge per currency, in minor units, and its eight-digit maximum.
+# Source: https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts
+MINIMUM_CHARGE = {"EUR": 50, "USD": 50, "GBP": 30, "CHF": 50, "JPY": 50}
+MAXIMUM_CHARGE = 99_999_999
+
+
+def amount_check(amount_minor: int, currency: str, *, field: str, one_charge: bool = True) -> None:
+    """Refuse an amount a card payment could not carry, naming `field`.
+
+    Raises ValidationFailed below the currency's minimum charge, or, when the
+    amount is to be paid in `one_charge`, above the eight-digit maximum (minor
+    units). A brief's budget or a bid may exceed it: they are paid in milestones.
+    """
+    low = MINIMUM_CHARGE.get(currency.upper(), 50)
+    if amount_minor < low:
+        raise ValidationFailed(
+            f"The smallest amount is {Money(low, currency.upper()).format()}.", field=field
+        )
+    if one_charge and amount_minor > MAXIMUM_CHARGE:
+        raise ValidationFailed(
+            f"The largest amount is {Money(MAXIMUM_CHARGE, currency.upper()).format()}.",
+            field=field,
+        )

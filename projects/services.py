@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
 from marketplace.models import Skill, User
-from marketplace.money import SUPPORTED_CURRENCIES
+from marketplace.money import SUPPORTED_CURRENCIES, amount_check
 from marketplace.selectors import user_company
 from payments.models import Escrow
 from payments.services.escrow import (
@@ -101,11 +101,15 @@ def _schools_from_ids(ids: Sequence[int]) -> list[School]:
     return found
 
 
-def _check_project_values(fields: dict[str, object]) -> None:
-    if "budget_cents" in fields and (fields["budget_cents"] or 0) <= 0:  # type: ignore[operator]
-        raise ValidationFailed("The budget must be positive.", field="budget_cents")
-    if "currency" in fields and fields["currency"] not in SUPPORTED_CURRENCIES:
+def _check_project_values(fields: dict[str, object], *, currency: str) -> None:
+    if currency not in SUPPORTED_CURRENCIES:
         raise ValidationFailed("Unsupported currency.", field="currency")
+    if "budget_cents" in fields:
+        budget = int(fields["budget_cents"] or 0)  # type: ignore[call-overload]
+        amount_check(budget, currency, field="budget_cents", one_charge=False)
+    deadline = fields.get("deadline")
+    if isinstance(deadline, dt.date) and deadline < timezone.localdate():
+        raise ValidationFailed("The deadline is in the past.", field="deadline")
 
 
 @transaction.atomic
@@ -131,7 +135,7 @@ def project_create(
     company = user_company(user=by)
     if company is None:
         raise PermissionDenied("Only company members can post briefs.")
-    _check_project_values({"budget_cents": budget_cents, "currency": currency})
+    _check_project_values({"budget_cents": budget_cents, "deadline": deadline}, currency=currency)
     project = Project.objects.create(
         company=company,
         created_by=by,
@@ -179,8 +183,8 @@ def project_update(
     unknown = set(fields) - EDITABLE_PROJECT_FIELDS
     if unknown:
         raise ValidationFailed("This field cannot be changed.", field=sorted(unknown)[0])
-    _check_project_values(fields)
-    currency = fields.get("currency", project.currency)
+    currency = str(fields.get("currency", project.currency))
+    _check_project_values(fields, currency=currency)
     if currency != project.currency and project.bids.exists():
         raise StateConflict("Students already bid in this currency; it can no longer change.")
     for name, value in fields.items():
@@ -269,8 +273,7 @@ def bid_submit(
         raise NotFound("No such brief.")
     if project.status != P.OPEN:
         raise StateConflict(f"This brief is {project.status}; it takes no bids.")
-    if amount_cents <= 0:
-        raise ValidationFailed("The amount must be positive.", field="amount_cents")
+    amount_check(amount_cents, project.currency, field="amount_cents", one_charge=False)
     if estimated_days <= 0:
         raise ValidationFailed("The estimate must be at least one day.", field="estimated_days")
     if Bid.objects.filter(project=project, student=by).exists():
@@ -383,8 +386,9 @@ def bid_accept(
             )
         ]
     for spec in milestones:
-        if spec.amount_cents <= 0:
-            raise ValidationFailed("Every milestone needs a positive amount.", field="milestones")
+        amount_check(spec.amount_cents, bid.currency, field="milestones")
+        if spec.due_date is not None and spec.due_date < timezone.localdate():
+            raise ValidationFailed("A milestone cannot be due in the past.", field="milestones")
     total = sum(spec.amount_cents for spec in milestones)
     if total != bid.amount_cents:
         raise ValidationFailed(

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from marketplace.errors import StateConflict, TransientError, ValidationFailed
 from marketplace.models import Company, User
-from marketplace.money import SUPPORTED_CURRENCIES, bps_of
+from marketplace.money import SUPPORTED_CURRENCIES, amount_check, bps_of
 from marketplace.notifications import notify
 from payments.gateways import get_gateway
 from payments.gateways.base import PaymentDeclined
@@ -81,12 +81,17 @@ def escrow_create(
 ) -> Escrow:
     """Open an escrow awaiting funding; fees come from COMPANY_FEE_BPS and STUDENT_COMMISSION_BPS.
 
-    Raises ValidationFailed for a non-positive amount or an unsupported currency.
+    Raises ValidationFailed for an unsupported currency, or an amount (or
+    amount + fee) outside what a card payment can carry (`amount_check`).
     """
-    if amount_cents <= 0:
-        raise ValidationFailed("The amount must be positive.", field="amount_cents")
     if currency not in SUPPORTED_CURRENCIES:
         raise ValidationFailed(f"Unsupported currency {currency}.", field="currency")
+    amount_check(amount_cents, currency, field="amount_cents")
+    amount_check(
+        amount_cents + bps_of(amount_cents, settings.COMPANY_FEE_BPS),
+        currency,
+        field="amount_cents",
+    )
     return Escrow.objects.create(
         reference=reference,
         company=company,

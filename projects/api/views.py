@@ -245,7 +245,7 @@ class BidAcceptApi(APIView):
     """Accept a bid: 201 with the new contract and its milestones (each awaiting funding)."""
 
     class InputSerializer(serializers.Serializer):
-        milestones = MilestoneSpecInput(many=True, required=False, max_length=50)
+        milestones = MilestoneSpecInput(many=True, required=False, allow_empty=False, max_length=50)
 
     @extend_schema(request=InputSerializer, responses={201: ContractOutput})
     def post(self, request: Request, pk: int) -> Response:

@@ -155,9 +155,9 @@ def test_create_computes_fees_from_settings(make_escrow, company, payee, assert_
     [
         (10_000, "EUR", 250, 0, 250, 0),
         (10_000, "EUR", 0, 0, 0, 0),
-        (10, "EUR", 500, 500, 1, 1),  # 0.5 → 1
-        (9, "EUR", 500, 500, 0, 0),  # 0.45 → 0
-        (1, "EUR", 10_000, 10_000, 1, 1),
+        (1010, "EUR", 500, 500, 51, 51),  # 50.5 → 51
+        (1009, "EUR", 500, 500, 50, 50),  # 50.45 → 50
+        (50, "EUR", 10_000, 10_000, 50, 50),
         (1500, "JPY", 500, 1000, 75, 150),
         (1999, "JPY", 500, 1000, 100, 200),  # 99.95 and 199.9
         (999_999, "USD", 333, 777, 33_300, 77_700),  # 33 299.97 and 77 699.92
@@ -547,7 +547,9 @@ def test_funding_a_settled_escrow_is_a_state_conflict(make_escrow, member):
 
 
 @pytest.mark.parametrize("currency", ["EUR", "JPY"])
-@pytest.mark.parametrize("amount", [1, 9, 10, 11, 19, 20, 99, 101, 9_999, 10_001, 123_456_789])
+@pytest.mark.parametrize(
+    "amount", [50, 59, 60, 61, 99, 101, 1_009, 1_010, 9_999, 10_001, 95_238_094]
+)
 def test_charged_is_transferred_plus_revenue_plus_refunded(
     make_escrow, member, payee, amount, currency, assert_books
 ):
@@ -649,3 +651,31 @@ def test_twenty_concurrent_milestone_approvals_release_once(fees, assert_books):
     assert milestone.escrow.status == S.RELEASED
     assert len(_txns(milestone.escrow, K.RELEASE)) == 1
     assert assert_books(milestone.escrow)["transferred"] == 9_000
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "ok"),
+    [
+        (49, "EUR", False),
+        (50, "EUR", True),
+        (29, "GBP", False),
+        (30, "GBP", True),
+        (49, "JPY", False),
+        (50, "JPY", True),
+        (95_238_094, "EUR", True),
+        (95_238_095, "EUR", False),
+    ],
+)
+def test_create_refuses_amounts_a_card_cannot_carry(company, payee, amount, currency, ok):  # type: ignore[no-untyped-def]
+    def create() -> Escrow:
+        return escrow_create(
+            reference="r", company=company, payee=payee, amount_cents=amount, currency=currency
+        )
+
+    if ok:
+        assert create().amount_cents == amount
+    else:
+        with pytest.raises(ValidationFailed) as err:
+            create()
+        assert err.value.field == "amount_cents"
+        assert not Escrow.objects.exists()

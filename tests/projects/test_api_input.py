@@ -79,10 +79,11 @@ def test_publishing_a_restricted_brief_without_schools_is_refused(company):  # t
     assert company.post(f"/api/v1/projects/{project_id}/publish/").json()["status"] == "open"
 
 
-def test_publishing_a_brief_past_its_deadline_is_refused(company):  # type: ignore[no-untyped-def]
-    res = company.post("/api/v1/projects/", {**BRIEF, "deadline": "2000-01-01"}, format="json")
-    assert res.status_code == 201, res.content
-    _bad(company.post(f"/api/v1/projects/{res.json()['id']}/publish/"), "deadline")
+def test_a_brief_due_in_the_past_is_refused(company):  # type: ignore[no-untyped-def]
+    _bad(
+        company.post("/api/v1/projects/", {**BRIEF, "deadline": "2000-01-01"}, format="json"),
+        "deadline",
+    )
 
 
 @pytest.mark.parametrize(
@@ -114,3 +115,49 @@ def test_malformed_json_is_a_400(as_user):  # type: ignore[no-untyped-def]
     res = client.post("/api/v1/projects/", [1, 2], format="json")
     assert res.status_code == 400
     assert "non_field_errors" in res.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("milestones", "field"),
+    [
+        ([], "milestones"),
+        ([{"title": "All", "amount_cents": 100_000, "due_date": "2000-01-01"}], "milestones"),
+        (
+            [{"title": "A", "amount_cents": 99_960}, {"title": "B", "amount_cents": 40}],
+            "milestones",
+        ),
+    ],
+)
+def test_accepting_with_bad_milestones_is_refused(as_user, milestones, field):  # type: ignore[no-untyped-def]
+    from projects.models import Bid, Contract
+    from tests.factories import ProjectFactory, VerifiedStudentFactory
+
+    project = ProjectFactory()
+    student = as_user(VerifiedStudentFactory())
+    bid = student.post(
+        f"/api/v1/projects/{project.pk}/bids/",
+        {"amount_cents": 100_000, "estimated_days": 5, "cover_letter": "hi"},
+        format="json",
+    ).json()["id"]
+    res = as_user(project.created_by).post(
+        f"/api/v1/bids/{bid}/accept/", {"milestones": milestones}, format="json"
+    )
+    _bad(res, field)
+    assert Bid.objects.get(pk=bid).status == "submitted"
+    assert not Contract.objects.exists()
+
+
+@pytest.mark.parametrize(("amount", "ok"), [(49, False), (50, True)])
+def test_a_bid_below_the_smallest_card_payment_is_refused(as_user, amount, ok):  # type: ignore[no-untyped-def]
+    from tests.factories import ProjectFactory, VerifiedStudentFactory
+
+    project = ProjectFactory()
+    res = as_user(VerifiedStudentFactory()).post(
+        f"/api/v1/projects/{project.pk}/bids/",
+        {"amount_cents": amount, "estimated_days": 5, "cover_letter": "hi"},
+        format="json",
+    )
+    if ok:
+        assert res.status_code == 201
+    else:
+        _bad(res, "amount_cents")

@@ -243,7 +243,7 @@ def test_bidding_twice_is_a_conflict(w):  # type: ignore[no-untyped-def]
     _bid(w.me, w.project.pk)
     before = _world()
     res = w.me.post(
-        f"/api/v1/projects/{w.project.pk}/bids/", {**BID, "amount_cents": 1}, format="json"
+        f"/api/v1/projects/{w.project.pk}/bids/", {**BID, "amount_cents": 5_000}, format="json"
     )
     _conflict(res)
     assert _world() == before
