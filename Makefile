@@ -11,9 +11,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/projects"`.
 PYTEST_ARGS ?=
+# Worker processes of `make worker`.
+CONCURRENCY ?= 2
+# Where `make beat` remembers when each job last ran.
+BEAT_SCHEDULE_FILE ?= celerybeat-schedule
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo realdata test lint migrate clean
+.PHONY: help install demo realdata test lint migrate worker beat clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -64,5 +68,22 @@ lint: install ## ruff check + format check, import contracts, missing migrations
 migrate: install ## Apply migrations to db.sqlite3 (or DATABASE_URL)
 	$(BIN)/python manage.py migrate --noinput
 
+# Background work needs a broker; without one tasks run in-process and there is nothing
+# to start. The check reads the settings, so CELERY_BROKER_URL may come from .env.
+BROKER_CHECK = $(BIN)/python -c 'import os; \
+	os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings.local"); \
+	from django.conf import settings; raise SystemExit(settings.CELERY_TASK_ALWAYS_EAGER)' || { \
+	echo "CELERY_BROKER_URL is not set (environment or .env), so tasks run in-process and" >&2; \
+	echo "there is nothing for $@ to do. Set it, e.g. CELERY_BROKER_URL=redis://127.0.0.1:6379/0 make $@" >&2; \
+	exit 1; }
+
+worker: install ## Run a Celery worker, CONCURRENCY=2 processes (needs CELERY_BROKER_URL)
+	@$(BROKER_CHECK)
+	$(BIN)/celery -A marketplace worker -l info --concurrency $(CONCURRENCY)
+
+beat: install ## Run the Celery scheduler; exactly one per deployment (needs CELERY_BROKER_URL)
+	@$(BROKER_CHECK)
+	$(BIN)/celery -A marketplace beat -l info --schedule $(BEAT_SCHEDULE_FILE)
+
 clean: ## Remove .venv, db.sqlite3 and collected static files
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-journal staticfiles *.egg-info
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-journal staticfiles *.egg-info $(BEAT_SCHEDULE_FILE)*

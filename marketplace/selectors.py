@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from marketplace.models import Company, Notification, Skill, User
@@ -35,3 +37,8 @@ def notification_list(*, user: User, unread: bool | None = None) -> QuerySet[Not
 
 def notification_unread_count(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def notification_keys_existing(*, keys: Iterable[str]) -> set[str]:
+    """Which of these event keys were told already (a notification with that key exists)."""
+    return set(Notification.objects.filter(key__in=list(keys)).values_list("key", flat=True))

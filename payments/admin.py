@@ -1,6 +1,22 @@
-from django.contrib import admin
+import json
 
-from payments.models import Escrow, EscrowEvent, LedgerEntry, LedgerTransaction, PayoutAccount
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils.html import format_html
+
+from payments.models import (
+    DummyGatewayObject,
+    Escrow,
+    EscrowEvent,
+    LedgerEntry,
+    LedgerTransaction,
+    PayoutAccount,
+    ReconciliationRun,
+)
+from payments.selectors import ledger_account_balances
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -64,9 +80,56 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ["transaction", "account", "amount_cents", "currency", "created_at"]
     list_filter = ["currency"]
     search_fields = ["account"]
+    change_list_template = "admin/payments/ledgerentry/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        balances = path(
+            "balances/",
+            self.admin_site.admin_view(self.balances_view),
+            name="payments_ledgerentry_balances",
+        )
+        return [balances, *super().get_urls()]
+
+    def balances_view(self, request: HttpRequest) -> TemplateResponse:
+        """Every ledger account's balance per currency (signed minor units, debit positive)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Ledger balances per account",
+            "opts": self.model._meta,
+            "balances": ledger_account_balances(),
+        }
+        return TemplateResponse(request, "admin/payments/ledgerentry/balances.html", context)
 
 
 @admin.register(PayoutAccount)
 class PayoutAccountAdmin(ReadOnlyAdmin):
     list_display = ["user", "gateway", "account_id", "payouts_enabled", "updated_at"]
     list_filter = ["payouts_enabled", "gateway"]
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "day", "gateway", "checked", "difference_count", "ok"]
+    list_filter = ["ok", "gateway"]
+    date_hierarchy = "created_at"
+    fields = ["created_at", "day", "gateway", "checked", "ok", "differences_table"]
+    readonly_fields = fields
+
+    @admin.display(description="differences")
+    def difference_count(self, obj: ReconciliationRun) -> int:
+        return len(obj.differences)
+
+    @admin.display(description="differences")
+    def differences_table(self, obj: ReconciliationRun) -> str:
+        if not obj.differences:
+            return "none"
+        return format_html("<pre>{}</pre>", json.dumps(obj.differences, indent=2))
+
+
+@admin.register(DummyGatewayObject)
+class DummyGatewayObjectAdmin(ReadOnlyAdmin):
+    list_display = ["object_id", "kind", "amount", "currency", "status", "created_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["object_id", "idempotency_key", "destination", "source"]

@@ -192,3 +192,70 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.amount_cents:+d} {self.currency}"
+
+
+class DummyGatewayObject(models.Model):
+    """What the dummy gateway did, kept like Stripe keeps its objects (offline demo and tests).
+
+    One row per object (payment intent, transfer, refund, connected account),
+    with Stripe's shape: `amount` in minor units of `currency`, a `status`
+    (`requires_payment_method`/`succeeded` for intents, `paid` for transfers,
+    `succeeded` for refunds, `enabled` for accounts). A transfer's
+    `destination` is the connected account and its `source` the charge; a
+    refund's `source` is the payment intent. Every object was created under an
+    `idempotency_key`, and the same key answers the same object, never a second one.
+    """
+
+    class Kind(models.TextChoices):
+        PAYMENT_INTENT = "payment_intent", "Payment intent"
+        TRANSFER = "transfer", "Transfer"
+        REFUND = "refund", "Refund"
+        ACCOUNT = "account", "Connected account"
+
+    object_id = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    amount = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, blank=True)
+    status = models.CharField(max_length=32)
+    destination = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=255, blank=True)
+    transfer_group = models.CharField(max_length=255, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["payment_intent", "transfer", "refund", "account"]),
+                name="dummygatewayobject_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_id} ({self.status})"
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of the ledger with the gateway (`payments.services.reconciliation`).
+
+    `day` is the local date whose activity was checked, or null for a check of
+    every escrow; `checked` counts the escrows compared. `differences` is a
+    list of `{reference, kind, ledger, gateway, detail}` dicts (amounts in
+    minor units, None for a missing side); `ok` is true when it is empty.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now)
+    day = models.DateField(null=True, blank=True)
+    gateway = models.CharField(max_length=16)
+    checked = models.PositiveIntegerField(default=0)
+    differences = models.JSONField(default=list, blank=True)
+    ok = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.ok else f"{len(self.differences)} differences"
+        return f"Reconciliation {self.day or 'all'} at {self.created_at:%Y-%m-%d %H:%M}: {outcome}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from marketplace.money import Money
-from payments.models import Escrow, LedgerEntry, PayoutAccount
+from payments.models import Escrow, LedgerEntry, LedgerTransaction, PayoutAccount
 
 
 def ledger_balance(*, account: str, currency: str) -> Money:
@@ -56,3 +58,104 @@ def payout_account_get(*, user_id: int) -> PayoutAccount | None:
 
 def escrow_get(*, pk: int) -> Escrow | None:
     return Escrow.objects.filter(pk=pk).first()
+
+
+def ledger_transaction_totals(*, transaction_ids: Iterable[int]) -> dict[int, int]:
+    """The sum of each transaction's entries, in minor units (zero for a balanced one)."""
+    rows = (
+        LedgerEntry.objects.filter(transaction_id__in=list(transaction_ids))
+        .values("transaction_id")
+        .annotate(total=Sum("amount_cents"))
+    )
+    return {row["transaction_id"]: row["total"] for row in rows}
+
+
+def ledger_account_balances() -> list[dict[str, object]]:
+    """Every account's balance per currency: `{account, currency, balance_cents, entries}` dicts.
+
+    `balance_cents` is the signed SUM of the entries (positive = debit balance),
+    in minor units; sorted by account, then currency.
+    """
+    return list(
+        LedgerEntry.objects.values("account", "currency")
+        .annotate(balance_cents=Sum("amount_cents"), entries=Count("id"))
+        .order_by("account", "currency")
+    )
+
+
+def ledger_transactions_without_escrow(
+    *, day: dt.date | None = None
+) -> QuerySet[LedgerTransaction]:
+    """Ledger transactions attached to no escrow (every money movement should have one).
+
+    With `day`, only those written on that local date.
+    """
+    qs = LedgerTransaction.objects.filter(escrow__isnull=True).order_by("pk")
+    if day is not None:
+        qs = qs.filter(created_at__date=day)
+    return qs
+
+
+def escrow_ids_with_money_activity(*, gateway: str, day: dt.date | None = None) -> list[int]:
+    """Ids of the escrows of `gateway` worth comparing with it, in id order.
+
+    Without `day`: every escrow that is past awaiting_funding, has a payment
+    intent or has ledger transactions. With `day`: those funded or settled on
+    that local date or with ledger transactions written on it, plus every escrow
+    still awaiting funding with a payment intent (a payment that succeeded
+    without reaching us shows there).
+    """
+    has_txn = LedgerTransaction.objects.filter(escrow=OuterRef("pk"))
+    waiting_intent = Q(status=Escrow.Status.AWAITING_FUNDING) & ~Q(payment_intent_id="")
+    if day is None:
+        activity = ~Q(status=Escrow.Status.AWAITING_FUNDING) | waiting_intent | Q(Exists(has_txn))
+    else:
+        activity = (
+            Q(funded_at__date=day)
+            | Q(settled_at__date=day)
+            | Q(Exists(has_txn.filter(created_at__date=day)))
+            | waiting_intent
+        )
+    return list(
+        Escrow.objects.filter(activity, gateway=gateway).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class EscrowLedgerLegs:
+    """An escrow's money as the ledger has it, in minor units of its currency.
+
+    `charged`: the escrow account's debits in funding transactions;
+    `transferred`: the net of the payee's (`student:`) entries;
+    `refunded`: the net of the company's entries outside funding transactions.
+    """
+
+    charged: int = 0
+    transferred: int = 0
+    refunded: int = 0
+
+
+def ledger_legs_by_escrow(*, escrow_ids: Iterable[int]) -> dict[int, EscrowLedgerLegs]:
+    """`EscrowLedgerLegs` per escrow id (escrows without entries are absent), in one query."""
+    rows = (
+        LedgerEntry.objects.filter(transaction__escrow_id__in=list(escrow_ids))
+        .values("transaction__escrow_id", "transaction__kind", "account")
+        .annotate(total=Sum("amount_cents"))
+    )
+    legs: dict[int, dict[str, int]] = {}
+    for row in rows:
+        leg = legs.setdefault(
+            row["transaction__escrow_id"], {"charged": 0, "transferred": 0, "refunded": 0}
+        )
+        account, kind, total = row["account"], row["transaction__kind"], row["total"]
+        if kind == LedgerTransaction.Kind.FUNDING and account == "escrow":
+            leg["charged"] += total
+        elif account.startswith("student:"):
+            leg["transferred"] += total
+        elif account.startswith("company:") and kind != LedgerTransaction.Kind.FUNDING:
+            leg["refunded"] += total
+    return {escrow_id: EscrowLedgerLegs(**leg) for escrow_id, leg in legs.items()}
+
+
+def escrow_list_by_ids(*, ids: Iterable[int]) -> list[Escrow]:
+    return list(Escrow.objects.filter(pk__in=list(ids)).order_by("pk"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -37,6 +40,16 @@ def verified_school_ids_of(*, user: User) -> list[int]:
         EnrolmentVerification.objects.filter(
             student=user, status=V.VERIFIED, graduation_date__gte=timezone.localdate()
         ).values_list("school_id", flat=True)
+    )
+
+
+def verified_student_ids(*, student_ids: Iterable[int], today: dt.date | None = None) -> set[int]:
+    """Those of `student_ids` who hold a verification in force on `today` (default: today)."""
+    day = today or timezone.localdate()
+    return set(
+        EnrolmentVerification.objects.filter(
+            student_id__in=list(student_ids), status=V.VERIFIED, graduation_date__gte=day
+        ).values_list("student_id", flat=True)
     )
 
 

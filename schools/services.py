@@ -18,6 +18,7 @@ from django.utils.http import urlsafe_base64_encode
 from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
 from marketplace.models import User
 from marketplace.notifications import notify
+from marketplace.selectors import notification_keys_existing
 from schools.domains import domain_matches, email_domain, normalize_domain
 from schools.models import Coordinator, EnrolmentVerification, School, VerificationEvent
 
@@ -33,6 +34,8 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     V.REVOKED: set(),
 }
 TOKEN_SALT = "schools.enrolment-verification"
+VERIFICATIONS_URL = "/api/v1/verifications/"
+EXPIRY_REASON = "graduation date passed"
 
 
 def _transition(
@@ -287,3 +290,84 @@ def coordinator_create(
             "An account with this e-mail already exists.", field="email"
         ) from exc
     return coordinator
+
+
+def verifications_expire(*, today: dt.date | None = None) -> list[int]:
+    """End every verification in force whose graduation date has passed; returns the student ids.
+
+    A verification is in force up to and including its graduation date, so on
+    `today` (default: the local date) those with `graduation_date < today` move
+    verified → expired, with a VerificationEvent (no actor, reason
+    "graduation date passed"), and their student is told once (template
+    `verification_expired`, key `verification-expired:<id>`, e-mail after
+    commit). Each row is locked and re-checked, so a rerun or a concurrent run
+    changes nothing more. Returns the ids of the students whose verification
+    expired in this call (sorted, no duplicates), for the apps that must act
+    on it: their bids are withdrawn by `projects.lifecycle`.
+    """
+    day = today or timezone.localdate()
+    due = EnrolmentVerification.objects.filter(status=V.VERIFIED, graduation_date__lt=day)
+    student_ids: set[int] = set()
+    for pk in due.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            verification = (
+                due.select_for_update(of=("self",))
+                .select_related("student", "school")
+                .filter(pk=pk)
+                .first()
+            )
+            if verification is None:
+                continue
+            _transition(verification, V.EXPIRED, actor=None, reason=EXPIRY_REASON)
+            verification.save(update_fields=["status"])
+            notify(
+                user=verification.student,
+                template="verification_expired",
+                key=f"verification-expired:{verification.pk}",
+                context={"verification": verification},
+                url=VERIFICATIONS_URL,
+            )
+        logger.info("verification.expired", extra={"verification_id": pk})
+        student_ids.add(verification.student_id)
+    return sorted(student_ids)
+
+
+def verifications_warn_expiring(*, today: dt.date | None = None, days: int = 30) -> list[int]:
+    """Warn once each student whose verification ends within `days` days; returns the ids warned.
+
+    Concerns verifications in force whose graduation date is between `today`
+    (default: the local date) and `today + days`, both included. Each is told
+    once ever (template `verification_expiring`, key
+    `verification-expiring:<id>`, context `days_left` = days until the
+    graduation date, 0 on the day itself), so reruns send nothing more. Returns
+    the ids of the verifications warned in this call, soonest graduation first.
+    """
+    day = today or timezone.localdate()
+    verifications = list(
+        EnrolmentVerification.objects.filter(
+            status=V.VERIFIED,
+            graduation_date__gte=day,
+            graduation_date__lte=day + dt.timedelta(days=days),
+        )
+        .select_related("student", "school")
+        .order_by("graduation_date", "pk")
+    )
+    keys = {v.pk: f"verification-expiring:{v.pk}" for v in verifications}
+    told = notification_keys_existing(keys=keys.values())
+    warned = []
+    for verification in verifications:
+        if keys[verification.pk] in told:
+            continue
+        with transaction.atomic():
+            notify(
+                user=verification.student,
+                template="verification_expiring",
+                key=keys[verification.pk],
+                context={
+                    "verification": verification,
+                    "days_left": (verification.graduation_date - day).days,
+                },
+                url=VERIFICATIONS_URL,
+            )
+        warned.append(verification.pk)
+    return warned

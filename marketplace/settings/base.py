@@ -214,7 +214,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
     },
     "expire-verifications": {
-        "task": "schools.tasks.expire_verifications_task",
+        # In projects: expiring a verification also withdraws the student's open bids.
+        "task": "projects.lifecycle_tasks.expire_verifications_task",
         "schedule": crontab(hour=2, minute=0),
     },
     "warn-expiring-verifications": {

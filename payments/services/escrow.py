@@ -366,8 +366,10 @@ def escrow_settle_split(
     the release may not exceed the work's amount. The platform keeps its
     commission on the released part only (`STUDENT_COMMISSION_BPS` of it) and no
     company fee: on a disputed milestone staff divide the whole charge. So
-    `charged = transferred + revenue + refunded` still holds. The refund's key is
-    `escrow-<id>-refund`, the transfer's `escrow-<id>-release`.
+    `charged = transferred + revenue + refunded` still holds. The keys are
+    `escrow-<id>-settle-release` and `escrow-<id>-settle-refund`: a settlement
+    is a different request from an earlier release attempt, and Stripe refuses
+    a key reused with other parameters.
 
     Raises ValidationFailed (field named) for amounts that do not add up,
     StateConflict unless frozen or when a release is due to a payee who cannot
@@ -402,13 +404,13 @@ def escrow_settle_split(
             destination=account.account_id,
             source_transaction=escrow.charge_id,
             transfer_group=escrow.reference,
-            idempotency_key=f"escrow-{escrow.pk}-release",
+            idempotency_key=f"escrow-{escrow.pk}-settle-release",
         )
     if refund_cents > 0:
         escrow.refund_id = gateway.create_refund(
             payment_intent_id=escrow.payment_intent_id,
             amount=refund_cents,
-            idempotency_key=f"escrow-{escrow.pk}-refund",
+            idempotency_key=f"escrow-{escrow.pk}-settle-refund",
         )
     _transition(escrow, S.RELEASED if release_cents else S.REFUNDED, actor=actor, note=note)
     escrow.settled_at = timezone.now()
