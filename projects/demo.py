@@ -307,7 +307,7 @@ def demo_logins() -> list[tuple[str, str, str]]:
     for name, email, first, _last in COMPANIES.values():
         logins.append(("company", email, f"{first} at {name}"))
     for key, (first, _l, school, _p, _s, _h, _r, state) in STUDENTS.items():
-        logins.append(("student", _student_email(key), f"{first}, {school}, {state}"))
+        logins.append(("student", _student_email(key), f"{first}, {school}, loaded as {state}"))
     for key in SCHOOLS:
         logins.append(("coordinator", _coordinator_email(key), f"reviews {key} requests"))
     return logins
