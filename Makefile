@@ -41,7 +41,7 @@ demo: install ## Migrate, load the demo data, serve on HOST:PORT (127.0.0.1:8000
 	@echo
 	@echo "Campus Marketplace demo: http://$(HOST):$(PORT)/"
 	@echo "  API docs  http://$(HOST):$(PORT)/api/docs/"
-	@echo "  admin     http://$(HOST):$(PORT)/admin/  (make a login: $(BIN)/python manage.py createsuperuser)"
+	@echo "  admin     http://$(HOST):$(PORT)/admin/  (admin@campus-demo.example.com, the demo password above)"
 	@echo "  data      db.sqlite3 in this folder (or DATABASE_URL); stop with Ctrl-C"
 	@echo
 	SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}" $(BIN)/python manage.py runserver $(HOST):$(PORT)
