@@ -1,7 +1,8 @@
 """An in-process gateway for the offline demo and fast tests.
 
-It keeps Stripe's states and test payment methods: `pm_card_visa` succeeds,
-`pm_card_chargeDeclined` is declined with `card_declined`, no payment method
+It keeps Stripe's states and test payment methods: `pm_card_visa` (and the
+other succeeding test cards) succeeds, `pm_card_chargeDeclined` is declined
+with `card_declined`, an unknown payment method is a 400, no payment method
 leaves the intent in `requires_payment_method` with a client secret (a later
 call with the same key and a payment method confirms it, as Stripe.js would).
 Connected accounts are ready at once.
@@ -22,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 
+from marketplace.errors import ValidationFailed
 from payments.gateways.base import (
     AccountStatus,
     IdempotencyConflict,
@@ -39,6 +41,19 @@ DECLINING_PAYMENT_METHODS = {
     "pm_card_chargeDeclinedInsufficientFunds": "insufficient_funds",
     "pm_card_chargeDeclinedExpiredCard": "expired_card",
 }
+# Stripe's test payment methods that succeed (https://docs.stripe.com/testing#cards).
+SUCCEEDING_PAYMENT_METHODS = frozenset(
+    {
+        "pm_card_visa",
+        "pm_card_visa_debit",
+        "pm_card_mastercard",
+        "pm_card_mastercard_debit",
+        "pm_card_amex",
+        "pm_card_discover",
+        "pm_card_fr",
+        "pm_card_fr_cartesBancaires",
+    }
+)
 REQUIRES_PAYMENT_METHOD = "requires_payment_method"
 SUCCEEDED = "succeeded"
 
@@ -122,8 +137,11 @@ class DummyGateway:
             raise PaymentDeclined(
                 "Your card was declined.", decline_code=DECLINING_PAYMENT_METHODS[payment_method]
             )
-        if not payment_method.startswith("pm_"):
-            raise PaymentDeclined("No such payment method.", decline_code="invalid_payment_method")
+        if payment_method not in SUCCEEDING_PAYMENT_METHODS:
+            # Stripe answers 400 resource_missing for a payment method it does not know.
+            raise ValidationFailed(
+                f"No such PaymentMethod: '{payment_method}'.", field="payment_method"
+            )
         obj.status = SUCCEEDED
         obj.save(update_fields=["status"])
         return _intent(obj)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from marketplace.errors import ValidationFailed
 from payments.gateways import get_gateway
 from payments.gateways.base import (
     IdempotencyConflict,
@@ -63,7 +64,6 @@ def test_no_payment_method_requires_one_and_gives_a_client_secret(gateway):
         ("pm_card_chargeDeclined", "card_declined"),
         ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"),
         ("pm_card_chargeDeclinedExpiredCard", "expired_card"),
-        ("card_4242", "invalid_payment_method"),
     ],
 )
 def test_declining_payment_methods(gateway, payment_method, decline_code):
@@ -72,6 +72,19 @@ def test_declining_payment_methods(gateway, payment_method, decline_code):
     assert exc.value.decline_code == decline_code
     assert exc.value.status_code == 402
     assert exc.value.code == "payment_failed"
+
+
+@pytest.mark.parametrize("payment_method", ["card_4242", "pm_bogus", "pm_card_visa "])
+def test_an_unknown_payment_method_is_a_400_naming_it(gateway, payment_method):
+    with pytest.raises(ValidationFailed) as exc:
+        _intent(gateway, payment_method=payment_method)
+    assert exc.value.field == "payment_method"
+    assert exc.value.status_code == 400
+
+
+@pytest.mark.parametrize("payment_method", ["pm_card_mastercard", "pm_card_amex", "pm_card_fr"])
+def test_other_succeeding_test_cards(gateway, payment_method):
+    assert _intent(gateway, payment_method=payment_method).status == "succeeded"
 
 
 def test_the_same_idempotency_key_answers_the_same_objects(gateway):

@@ -273,7 +273,6 @@ def test_mark_funded_ignores_an_unknown_payment_intent(make_escrow):
         ("pm_card_chargeDeclined", "card_declined"),
         ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"),
         ("pm_card_chargeDeclinedExpiredCard", "expired_card"),
-        ("tok_not_a_payment_method", "invalid_payment_method"),
     ],
 )
 def test_declined_funding_only_counts_the_attempt(

@@ -161,3 +161,33 @@ def test_a_bid_below_the_smallest_card_payment_is_refused(as_user, amount, ok): 
         assert res.status_code == 201
     else:
         _bad(res, "amount_cents")
+
+
+def test_funding_with_an_unknown_payment_method_is_a_400_and_changes_nothing(as_user):  # type: ignore[no-untyped-def]
+    from payments.models import Escrow, LedgerEntry
+    from tests.factories import ProjectFactory, VerifiedStudentFactory
+
+    project = ProjectFactory()
+    company = as_user(project.created_by)
+    bid = (
+        as_user(VerifiedStudentFactory())
+        .post(
+            f"/api/v1/projects/{project.pk}/bids/",
+            {"amount_cents": 10_000, "estimated_days": 5, "cover_letter": "hi"},
+            format="json",
+        )
+        .json()["id"]
+    )
+    milestone = company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json").json()
+    milestone_id = milestone["milestones"][0]["id"]
+    res = company.post(
+        f"/api/v1/milestones/{milestone_id}/fund/", {"payment_method": "pm_bogus"}, format="json"
+    )
+    _bad(res, "payment_method")
+    escrow = Escrow.objects.get()
+    assert (escrow.status, escrow.funding_attempts, escrow.payment_intent_id) == (
+        "awaiting_funding",
+        0,
+        "",
+    )
+    assert not LedgerEntry.objects.exists()
