@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.models import User
 from projects.models import Bid
+from schools.models import EnrolmentVerification
 from schools.selectors import verified_student_ids
-from schools.services import verifications_expire
+from schools.services import verification_revoke, verifications_expire
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +67,16 @@ def verifications_expire_and_withdraw_bids(*, today: dt.date | None = None) -> V
     student_ids = verifications_expire(today=today)
     withdrawn = bids_withdraw_for_students(student_ids=student_ids, today=today)
     return VerificationExpiry(student_ids=student_ids, bids_withdrawn=withdrawn)
+
+
+@transaction.atomic
+def verification_revoke_and_withdraw_bids(
+    *, verification_id: int, by: User, reason: str
+) -> EnrolmentVerification:
+    """Revoke a verification (see `schools.services.verification_revoke`) and withdraw the
+    student's open bids, together. Finished work and payouts are untouched; an active
+    contract goes on (only new contracts need a verification in force).
+    """
+    verification = verification_revoke(verification_id=verification_id, by=by, reason=reason)
+    bids_withdraw_for_students(student_ids=[verification.student_id])
+    return verification

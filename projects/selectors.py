@@ -8,16 +8,24 @@ open briefs meant for their school; staff see everything.
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from collections.abc import Iterable
+
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from marketplace.models import User
 from marketplace.selectors import user_company_id
 from payments.models import Escrow, LedgerEntry
 from payments.selectors import ledger_entries_for_escrows
+from payments.services.ledger import student_account
 from projects.models import Bid, Contract, Dispute, Milestone, Project
 from schools.models import EnrolmentVerification, School
-from schools.selectors import coordinator_school_id, verified_school_ids_of
+from schools.selectors import (
+    coordinator_school_id,
+    verifications_in_force_for_school,
+    verified_school_ids_of,
+)
 
 P = Project.Status
 
@@ -168,3 +176,39 @@ def marketplace_stats() -> dict[str, int]:
         "schools": School.objects.count(),
         "completed_contracts": Contract.objects.filter(status=Contract.Status.COMPLETED).count(),
     }
+
+
+def school_students_report(*, school_id: int) -> QuerySet[EnrolmentVerification]:
+    """The school's verified students with `completed_contracts` annotated (one query).
+
+    Earnings come from `student_earnings` for the rows shown.
+    """
+    completed = (
+        Contract.objects.filter(student=OuterRef("student_id"), status=Contract.Status.COMPLETED)
+        .order_by()
+        .values("student")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return verifications_in_force_for_school(school_id=school_id).annotate(
+        completed_contracts=Coalesce(Subquery(completed, output_field=IntegerField()), 0)
+    )
+
+
+def student_earnings(*, student_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """What each student was paid, per currency, in minor units: `{user_id: {"EUR": 12300}}`.
+
+    Read from the ledger (`student:<id>` accounts), in one query.
+    """
+    accounts = {student_account(pk): pk for pk in student_ids}
+    totals: dict[int, dict[str, int]] = {pk: {} for pk in accounts.values()}
+    rows = (
+        LedgerEntry.objects.filter(account__in=list(accounts))
+        .values("account", "currency")
+        .annotate(total=Sum("amount_cents"))
+        .order_by("account", "currency")
+    )
+    for row in rows:
+        if row["total"]:
+            totals[accounts[row["account"]]][row["currency"]] = row["total"]
+    return totals

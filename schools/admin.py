@@ -14,12 +14,27 @@ class DomainInline(admin.TabularInline):
     extra = 0
 
 
+@admin.action(description="Mark as partner schools")
+def mark_partner(modeladmin, request, queryset):  # type: ignore[no-untyped-def]
+    changed = queryset.update(is_partner=True)
+    modeladmin.message_user(request, f"{changed} schools are partners now.")
+
+
+@admin.action(description="Remove from partner schools")
+def unmark_partner(modeladmin, request, queryset):  # type: ignore[no-untyped-def]
+    changed = queryset.update(is_partner=False)
+    modeladmin.message_user(request, f"{changed} schools are no longer partners.")
+
+
 @admin.register(School)
 class SchoolAdmin(admin.ModelAdmin):
+    """Schools from the public list; staff choose the partner schools (list filter, actions)."""
+
     list_display = ["name", "country", "is_partner"]
     list_filter = ["is_partner", "country"]
     search_fields = ["name", "domains__domain"]
     inlines = [DomainInline]
+    actions = [mark_partner, unmark_partner]
 
 
 @admin.register(Coordinator)

@@ -8,19 +8,44 @@ from collections.abc import Iterable
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from marketplace.errors import ValidationFailed
 from marketplace.models import User
-from schools.models import EnrolmentVerification, School
+from schools.domains import email_domain
+from schools.models import EnrolmentVerification, School, SchoolDomain, VerificationEvent
 
 V = EnrolmentVerification.Status
 
 
-def school_list(*, country: str | None = None, search: str | None = None) -> QuerySet[School]:
-    """Schools with their domains prefetched, filtered by ISO country code and name/domain text."""
+def school_list(
+    *,
+    country: str | None = None,
+    search: str | None = None,
+    email: str | None = None,
+    partner: bool | None = None,
+) -> QuerySet[School]:
+    """Schools with their domains prefetched, filtered by ISO country code, name/domain text,
+    partner flag, and `email`: the schools whose domains accept that address (its domain or a
+    parent of it, after IDNA normalisation; a domain shared by several schools lists them all,
+    so the student can say which). Raises ValidationFailed (field `email`) for a malformed one.
+    """
     qs = School.objects.prefetch_related("domains").order_by("name", "id")
     if country:
         qs = qs.filter(country=country.upper())
+    if partner is not None:
+        qs = qs.filter(is_partner=partner)
     if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(domains__domain__icontains=search)).distinct()
+        ids = School.objects.filter(
+            Q(name__icontains=search) | Q(domains__domain__icontains=search)
+        ).values("pk")
+        qs = qs.filter(pk__in=ids)
+    if email:
+        try:
+            domain = email_domain(email)
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, field="email") from exc
+        labels = domain.split(".")
+        candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+        qs = qs.filter(pk__in=SchoolDomain.objects.filter(domain__in=candidates).values("school"))
     return qs
 
 
@@ -71,3 +96,23 @@ def verification_list_for(*, user: User) -> QuerySet[EnrolmentVerification]:
     if user.role == User.Role.STUDENT:
         return qs.filter(student=user)
     return qs.none()
+
+
+def verification_events_for_school(*, school_id: int) -> QuerySet[VerificationEvent]:
+    """The school's audit trail: every decision on its verifications, newest first."""
+    return (
+        VerificationEvent.objects.filter(verification__school_id=school_id)
+        .select_related("actor", "verification__student")
+        .order_by("-created_at", "-id")
+    )
+
+
+def verifications_in_force_for_school(*, school_id: int) -> QuerySet[EnrolmentVerification]:
+    """The school's students verified today, by name."""
+    return (
+        EnrolmentVerification.objects.filter(
+            school_id=school_id, status=V.VERIFIED, graduation_date__gte=timezone.localdate()
+        )
+        .select_related("student")
+        .order_by("student__last_name", "student__first_name", "id")
+    )

@@ -4,6 +4,7 @@ from django.urls import path
 
 from marketplace.api import views as accounts
 from marketplace.api.auth import TokenObtainApi, TokenRefreshApi
+from projects.api import schools as school_work
 from projects.api import views as projects
 from schools.api import views as schools
 
@@ -48,8 +49,23 @@ urlpatterns = [
     ),
     path(
         "verifications/<int:pk>/revoke/",
-        schools.VerificationRevokeApi.as_view(),
+        school_work.VerificationRevokeApi.as_view(),
         name="verification-revoke",
+    ),
+    path(
+        "schools/<int:pk>/students/",
+        school_work.SchoolStudentsApi.as_view(),
+        name="school-students",
+    ),
+    path(
+        "schools/<int:pk>/students/export/",
+        school_work.SchoolStudentsExportApi.as_view(),
+        name="school-students-export",
+    ),
+    path(
+        "schools/<int:pk>/audit-trail/",
+        schools.SchoolAuditTrailApi.as_view(),
+        name="school-audit-trail",
     ),
     path(
         "admin/coordinators/",

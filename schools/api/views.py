@@ -10,15 +10,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api.mixins import ListApi, get_visible
-from schools.models import EnrolmentVerification, School
-from schools.selectors import school_list, verification_list_for
+from schools.models import EnrolmentVerification, School, VerificationEvent
+from schools.permissions import school_staff_check
+from schools.selectors import school_list, verification_events_for_school, verification_list_for
 from schools.services import (
     coordinator_create,
     verification_approve,
     verification_confirm_email,
     verification_reject,
     verification_request,
-    verification_revoke,
 )
 
 
@@ -69,6 +69,10 @@ class SchoolListApi(ListApi):
             error_messages={"invalid": "Use a two-letter ISO code."},
         )
         search = serializers.CharField(required=False, max_length=200)
+        email = serializers.CharField(
+            required=False, max_length=254, help_text="schools accepting this school address"
+        )
+        partner = serializers.BooleanField(required=False, allow_null=True, default=None)
 
     @extend_schema(parameters=[FilterSerializer], responses=SchoolOutput(many=True))
     def get(self, request: Request) -> Response:
@@ -165,18 +169,37 @@ class VerificationRejectApi(APIView):
         return Response(VerificationOutput(verification).data)
 
 
-class VerificationRevokeApi(APIView):
-    """The coordinator withdraws a verification in force, with a reason."""
+class VerificationEventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    verification = serializers.IntegerField(source="verification_id")
+    student = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField()
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
 
-    @extend_schema(request=ReasonInput, responses=VerificationOutput)
-    def post(self, request: Request, pk: int) -> Response:
-        get_visible(verification_list_for(user=request.user), pk)
-        data = ReasonInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        verification = verification_revoke(
-            verification_id=pk, by=request.user, **data.validated_data
-        )
-        return Response(VerificationOutput(verification).data)
+    def get_student(self, obj: VerificationEvent) -> dict:
+        student = obj.verification.student
+        return {"id": student.pk, "first_name": student.first_name, "last_name": student.last_name}
+
+    def get_actor(self, obj: VerificationEvent) -> dict | None:
+        if obj.actor is None:
+            return None  # the platform itself, e.g. the daily expiry
+        return {"id": obj.actor_id, "name": obj.actor.full_name, "role": obj.actor.role}
+
+
+class SchoolAuditTrailApi(ListApi):
+    """Every decision on the school's verifications (who, when, from, to, why), newest first.
+
+    The school's coordinators and staff only.
+    """
+
+    @extend_schema(responses=VerificationEventOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        get_visible(school_list(), pk)
+        school_staff_check(user=request.user, school_id=pk)
+        return self.paginated(verification_events_for_school(school_id=pk), VerificationEventOutput)
 
 
 class CoordinatorCreateApi(APIView):

@@ -306,7 +306,7 @@ def test_a_student_revoked_after_bidding_cannot_be_accepted(w):  # type: ignore[
     _conflict(w.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
     assert _world() == before
     assert Project.objects.get(pk=w.project.pk).status == Project.Status.OPEN
-    assert Bid.objects.get(pk=bid).status == Bid.Status.SUBMITTED
+    assert Bid.objects.get(pk=bid).status == Bid.Status.WITHDRAWN
 
 
 @pytest.mark.parametrize("how", ["status", "graduation_date"])

@@ -1,0 +1,133 @@
+"""A school's view of its students' work, and revocation with its consequences on bids.
+
+These read contracts and the ledger, so they live with the projects app; the
+school's own pages are in `schools.api`.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace.api.mixins import ListApi, get_visible
+from marketplace.money import Money
+from projects.lifecycle import verification_revoke_and_withdraw_bids
+from projects.selectors import school_students_report, student_earnings
+from schools.api.views import ReasonInput, VerificationOutput
+from schools.models import EnrolmentVerification
+from schools.permissions import school_staff_check
+from schools.selectors import school_list, verification_list_for
+
+
+class SchoolStudentOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="student_id")
+    first_name = serializers.CharField(source="student.first_name")
+    last_name = serializers.CharField(source="student.last_name")
+    school_email = serializers.EmailField()
+    program = serializers.CharField()
+    graduation_date = serializers.DateField()
+    verified_at = serializers.DateTimeField(source="decided_at", allow_null=True)
+    completed_contracts = serializers.IntegerField()
+    earned = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text='paid to the student per ISO currency, in minor units, e.g. {"EUR": 123000}',
+    )
+
+
+def _rows(verifications: list[EnrolmentVerification]) -> list[EnrolmentVerification]:
+    earnings = student_earnings(student_ids=[v.student_id for v in verifications])
+    for verification in verifications:
+        verification.earned = earnings.get(verification.student_id, {})  # type: ignore[attr-defined]
+    return verifications
+
+
+class SchoolStudentsApi(ListApi):
+    """The school's verified students: contracts completed and what they earned per currency.
+
+    The school's coordinators and staff only (another school's coordinator gets 404).
+    """
+
+    @extend_schema(responses=SchoolStudentOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        get_visible(school_list(), pk)
+        school_staff_check(user=request.user, school_id=pk)
+        page = self.paginate_queryset(school_students_report(school_id=pk))
+        return self.get_paginated_response(SchoolStudentOutput(_rows(page), many=True).data)
+
+
+class Echo:
+    """A file-like object whose write returns the line, for streaming CSV."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_HEADER = [
+    "student_id",
+    "first_name",
+    "last_name",
+    "school_email",
+    "program",
+    "graduation_date",
+    "verified_at",
+    "completed_contracts",
+    "earned",
+]
+
+
+class SchoolStudentsExportApi(APIView):
+    """The same list as CSV (UTF-8), every student at once; earnings as `1,230.00 EUR; ...`."""
+
+    @extend_schema(responses={200: OpenApiResponse(description="text/csv")})
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        school = get_visible(school_list(), pk)
+        school_staff_check(user=request.user, school_id=pk)
+        rows = _rows(list(school_students_report(school_id=pk)))
+
+        def lines() -> Iterator[str]:
+            writer = csv.writer(Echo())
+            yield writer.writerow(CSV_HEADER)
+            for v in rows:
+                earned = "; ".join(
+                    Money(cents, currency).format()
+                    for currency, cents in sorted(v.earned.items())  # type: ignore[attr-defined]
+                )
+                yield writer.writerow(
+                    [
+                        v.student_id,
+                        v.student.first_name,
+                        v.student.last_name,
+                        v.school_email,
+                        v.program,
+                        v.graduation_date.isoformat(),
+                        v.decided_at.isoformat() if v.decided_at else "",
+                        v.completed_contracts,  # type: ignore[attr-defined]
+                        earned,
+                    ]
+                )
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="school-{school.pk}-students.csv"'
+        return response
+
+
+class VerificationRevokeApi(APIView):
+    """The coordinator withdraws a verification in force, with a reason; the student's open
+    bids are withdrawn with it (finished work and payouts stay)."""
+
+    @extend_schema(request=ReasonInput, responses=VerificationOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(verification_list_for(user=request.user), pk)
+        data = ReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        verification = verification_revoke_and_withdraw_bids(
+            verification_id=pk, by=request.user, **data.validated_data
+        )
+        return Response(VerificationOutput(verification).data)
