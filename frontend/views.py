@@ -8,8 +8,11 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, TransientError
+from marketplace.models import User
+from payments.selectors import payout_account_get
 from projects.selectors import marketplace_stats
+from projects.services import student_payouts_refresh
 from schools.services import verification_confirm_email
 
 
@@ -40,7 +43,23 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "frontend/verify_email.html", {"verification": verification})
 
 
+@never_cache
 @require_GET
 def payouts_return(request: HttpRequest) -> HttpResponse:
-    """Where the payout onboarding sends the student back. Readiness comes from the gateway."""
-    return render(request, "frontend/payouts_return.html")
+    """Where the payout onboarding sends the student back (and its refresh URL).
+
+    Coming back proves nothing, so the signed-in student's account is read
+    again from the gateway (`student_payouts_refresh`) and its real state shown:
+    ready, still being checked, or not connected. When the gateway cannot
+    answer now, the state last recorded is shown with a note.
+    """
+    user = request.user
+    context: dict[str, object] = {"signed_in": user.is_authenticated}
+    if user.is_authenticated and user.role == User.Role.STUDENT:
+        context["student"] = True
+        try:
+            context["account"] = student_payouts_refresh(user=user)
+        except TransientError:
+            context["account"] = payout_account_get(user_id=user.pk)
+            context["stale"] = True
+    return render(request, "frontend/payouts_return.html", context)

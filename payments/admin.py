@@ -8,6 +8,7 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html
 
 from payments.models import (
+    Chargeback,
     DummyGatewayObject,
     Escrow,
     EscrowEvent,
@@ -15,8 +16,10 @@ from payments.models import (
     LedgerTransaction,
     PayoutAccount,
     ReconciliationRun,
+    StripeEvent,
 )
 from payments.selectors import ledger_account_balances
+from payments.services.webhooks import stripe_events_process_again
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -133,3 +136,73 @@ class DummyGatewayObjectAdmin(ReadOnlyAdmin):
     list_display = ["object_id", "kind", "amount", "currency", "status", "created_at"]
     list_filter = ["kind", "status"]
     search_fields = ["object_id", "idempotency_key", "destination", "source"]
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdmin):
+    """The webhook inbox: what Stripe told us and what came of it; failed events can run again."""
+
+    list_display = [
+        "event_id",
+        "type",
+        "status",
+        "account",
+        "attempts",
+        "outcome",
+        "received_at",
+        "processed_at",
+    ]
+    list_filter = ["status", "type", "livemode"]
+    search_fields = ["event_id", "account", "outcome", "error"]
+    date_hierarchy = "received_at"
+    actions = ["process_again"]
+    fields = [
+        "event_id",
+        "type",
+        "livemode",
+        "account",
+        "status",
+        "attempts",
+        "outcome",
+        "error",
+        "escrow",
+        "received_at",
+        "processed_at",
+        "payload_json",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="payload")
+    def payload_json(self, obj: StripeEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
+
+    def has_process_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.change_stripeevent")
+
+    @admin.action(description="Process again (events not done yet)", permissions=["process"])
+    def process_again(self, request: HttpRequest, queryset) -> None:  # type: ignore[no-untyped-def]
+        queued = stripe_events_process_again(
+            event_ids=list(queryset.values_list("event_id", flat=True))
+        )
+        self.message_user(
+            request,
+            f"{len(queued)} event(s) queued for processing; succeeded and ignored ones are "
+            "never processed twice.",
+        )
+
+
+@admin.register(Chargeback)
+class ChargebackAdmin(ReadOnlyAdmin):
+    list_display = [
+        "dispute_id",
+        "escrow",
+        "amount_cents",
+        "currency",
+        "reason",
+        "status",
+        "funds_held",
+        "created_at",
+        "closed_at",
+    ]
+    list_filter = ["status", "funds_held", "currency"]
+    search_fields = ["dispute_id", "charge_id", "escrow__reference"]

@@ -148,6 +148,8 @@ class LedgerTransaction(models.Model):
         REFUND = "refund", "Refund"
         SETTLEMENT = "settlement", "Dispute settlement"
         REVERSAL = "reversal", "Reversal"
+        CHARGEBACK = "chargeback", "Card chargeback lost"
+        GATEWAY_FEE = "gateway_fee", "Payment provider fee"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     escrow = models.ForeignKey(
@@ -259,3 +261,110 @@ class ReconciliationRun(models.Model):
     def __str__(self) -> str:
         outcome = "ok" if self.ok else f"{len(self.differences)} differences"
         return f"Reconciliation {self.day or 'all'} at {self.created_at:%Y-%m-%d %H:%M}: {outcome}"
+
+
+class StripeEvent(models.Model):
+    """One webhook event from Stripe, stored once and processed once (the inbox).
+
+    `event_id` is Stripe's `evt_…` id and is unique: Stripe delivers at least
+    once, may deliver twice or out of order (https://docs.stripe.com/webhooks),
+    so a second delivery finds this row instead of making another.
+    `account` is the connected account of a Connect event (`acct_…`, empty for
+    the platform's own events, https://docs.stripe.com/connect/webhooks).
+    Status: received → processing → succeeded | failed | ignored (a type we do
+    not act on, or an object that is not ours); a failed event is processed
+    again by the task's retries or by staff. `attempts` counts the handler
+    runs, `outcome` says what the last one did (e.g. a decline code) and
+    `error` why it failed, for staff.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        IGNORED = "ignored", "Ignored"
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    livemode = models.BooleanField(default=False)
+    account = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    escrow = models.ForeignKey(
+        Escrow, on_delete=models.PROTECT, null=True, blank=True, related_name="stripe_events"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["received", "processing", "succeeded", "failed", "ignored"]
+                ),
+                name="stripeevent_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="stripeevent_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type}: {self.status}"
+
+    @property
+    def is_done(self) -> bool:
+        """Nothing more to do: it succeeded or was ignored (a failed event may run again)."""
+        return self.status in (self.Status.SUCCEEDED, self.Status.IGNORED)
+
+
+class Chargeback(models.Model):
+    """A card dispute (chargeback) on an escrow's charge, from `charge.dispute.*` events.
+
+    With separate charges and transfers the platform is liable for disputes
+    (https://docs.stripe.com/disputes, https://docs.stripe.com/connect/disputes).
+    `funds_held` says whether the money was still in escrow when the dispute
+    opened (it is then frozen, and `resume_status` is where the escrow goes back
+    to if the dispute is won); otherwise it was already paid out and a lost
+    dispute is the platform's loss. Amounts in minor units of `currency`.
+    Status: open → won | lost.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    escrow = models.ForeignKey(Escrow, on_delete=models.PROTECT, related_name="chargebacks")
+    dispute_id = models.CharField(max_length=255, unique=True)
+    charge_id = models.CharField(max_length=255, blank=True)
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    funds_held = models.BooleanField()
+    resume_status = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "won", "lost"]), name="chargeback_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_cents__gt=0), name="chargeback_amount_positive"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["escrow", "status"], name="chargeback_escrow_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dispute_id} on {self.escrow_id}: {self.status}"

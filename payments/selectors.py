@@ -159,3 +159,69 @@ def ledger_legs_by_escrow(*, escrow_ids: Iterable[int]) -> dict[int, EscrowLedge
 
 def escrow_list_by_ids(*, ids: Iterable[int]) -> list[Escrow]:
     return list(Escrow.objects.filter(pk__in=list(ids)).order_by("pk"))
+
+
+def escrow_for_stripe_object(
+    *,
+    payment_intent_id: str = "",
+    charge_id: str = "",
+    transfer_id: str = "",
+    escrow_id: str = "",
+) -> Escrow | None:
+    """The escrow a Stripe object is about, or None when it is not ours.
+
+    Looked up by the ids recorded on the escrow (payment intent, charge,
+    transfer), then by `escrow_id` from the object's metadata (set when the
+    PaymentIntent is created): a payment can succeed before our own request
+    recorded its id. The caller checks that such an escrow really is this
+    payment's.
+    """
+    for field, value in (
+        ("payment_intent_id", payment_intent_id),
+        ("charge_id", charge_id),
+        ("transfer_id", transfer_id),
+    ):
+        if value:
+            escrow = Escrow.objects.filter(**{field: value}).order_by("pk").first()
+            if escrow is not None:
+                return escrow
+    if escrow_id.isdigit():
+        return Escrow.objects.filter(pk=int(escrow_id)).first()
+    return None
+
+
+def payout_account_by_account_id(*, account_id: str) -> PayoutAccount | None:
+    """The payout account of a gateway account id (`acct_…`), with its user."""
+    if not account_id:
+        return None
+    return PayoutAccount.objects.select_related("user").filter(account_id=account_id).first()
+
+
+def ledger_escrow_account_total(*, escrow_id: int, account: str) -> int:
+    """The SUM of one account's entries in an escrow's transactions (minor units, signed)."""
+    return (
+        LedgerEntry.objects.filter(transaction__escrow_id=escrow_id, account=account).aggregate(
+            total=Sum("amount_cents")
+        )["total"]
+        or 0
+    )
+
+
+def ledger_escrow_refunds_total(*, escrow_id: int) -> int:
+    """What refunds gave back to an escrow's company, as the ledger has it (minor units).
+
+    The company's entries in refund and dispute-settlement transactions: the
+    refunds we asked the gateway for and those recorded from it. A lost
+    chargeback is not a refund and is not counted.
+    """
+    return (
+        LedgerEntry.objects.filter(
+            transaction__escrow_id=escrow_id,
+            transaction__kind__in=[
+                LedgerTransaction.Kind.REFUND,
+                LedgerTransaction.Kind.SETTLEMENT,
+            ],
+            account__startswith="company:",
+        ).aggregate(total=Sum("amount_cents"))["total"]
+        or 0
+    )

@@ -1,4 +1,4 @@
-"""Scheduled work of the payments app: reconciling the ledger with the gateway."""
+"""Scheduled work of the payments app: reconciling the ledger, refreshing payout accounts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 from celery import shared_task
 from django.utils import timezone
 
+from payments.services.payouts import payout_accounts_refresh_not_ready
 from payments.services.reconciliation import ledger_reconcile
 
 
@@ -17,3 +18,13 @@ def reconcile_ledger_task() -> None:
     Running it twice stores two runs and tells staff twice at most, one report per run.
     """
     ledger_reconcile(day=timezone.localdate() - dt.timedelta(days=1))
+
+
+@shared_task(ignore_result=True)
+def refresh_payout_accounts_task() -> int:
+    """Periodic: ask the gateway about payout accounts not ready yet; returns how many now are.
+
+    Catches readiness whose `account.updated` webhook never arrived. The money
+    waiting for those payees goes out with the next `retry_pending_releases_task`.
+    """
+    return len(payout_accounts_refresh_not_ready())

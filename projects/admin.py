@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from projects.models import Bid, Contract, Delivery, Milestone, MilestoneEvent, Project
+from projects.models import (
+    Attachment,
+    Bid,
+    Contract,
+    Delivery,
+    Message,
+    Milestone,
+    MilestoneEvent,
+    Project,
+    Review,
+    ReviewReply,
+)
 
 
 @admin.register(Project)
@@ -78,3 +89,82 @@ class MilestoneAdmin(admin.ModelAdmin):
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = ["milestone", "url", "created_at"]
     raw_id_fields = ["milestone"]
+
+
+class ReviewReplyInline(admin.StackedInline):
+    model = ReviewReply
+    extra = 0
+    can_delete = False
+    readonly_fields = ["author", "body", "created_at"]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    """Staff read every review, private feedback included; nobody edits one."""
+
+    list_display = ["id", "contract", "role", "author", "rating", "created_at"]
+    list_filter = ["role", "rating"]
+    search_fields = ["comment", "private_feedback", "author__email", "contract__project__title"]
+    readonly_fields = [
+        "contract",
+        "role",
+        "author",
+        "subject_user",
+        "subject_company",
+        "rating",
+        "quality",
+        "communication",
+        "deadlines",
+        "comment",
+        "private_feedback",
+        "created_at",
+        "subject_told_at",
+    ]
+    inlines = [ReviewReplyInline]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    fk_name = "message"
+    extra = 0
+    can_delete = False
+    fields = ["uuid", "name", "content_type", "size", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "thread", "author", "created_at"]
+    search_fields = ["body", "author__email"]
+    readonly_fields = ["thread", "author", "body", "created_at"]
+    inlines = [AttachmentInline]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Metadata only: files are downloaded through the API route, which checks access."""
+
+    list_display = ["name", "content_type", "size", "uploaded_by", "delivery", "message"]
+    list_filter = ["content_type"]
+    search_fields = ["name", "sha256", "uuid"]
+    readonly_fields = [
+        "uuid",
+        "delivery",
+        "message",
+        "uploaded_by",
+        "name",
+        "content_type",
+        "size",
+        "sha256",
+        "storage_name",
+        "created_at",
+    ]

@@ -7,4 +7,4 @@ class ProjectsConfig(AppConfig):
     def ready(self) -> None:
         # Registers the tasks kept outside projects/tasks.py with Celery (autodiscovery
         # imports only `<app>.tasks`).
-        from projects import lifecycle_tasks  # noqa: F401
+        from projects import lifecycle_tasks, review_tasks  # noqa: F401

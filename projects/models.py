@@ -292,3 +292,205 @@ class Dispute(models.Model):
 
     def __str__(self) -> str:
         return f"Dispute {self.pk} on milestone {self.milestone_id}: {self.status}"
+
+
+class Review(models.Model):
+    """What one party of an ended contract says about the other: one per side and contract.
+
+    `role` says who reviews whom: the company reviews the student
+    (`subject_user`) or the student reviews the company (`subject_company`).
+    Ratings are whole stars, 1 to 5. `comment` is public once the double-blind
+    rule allows it (see `projects.reviews`); `private_feedback` is read by
+    staff only. A review is final once written: nothing edits it.
+    """
+
+    class Role(models.TextChoices):
+        COMPANY_TO_STUDENT = "company_to_student", "The company reviews the student"
+        STUDENT_TO_COMPANY = "student_to_company", "The student reviews the company"
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="reviews")
+    role = models.CharField(max_length=24, choices=Role.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_written"
+    )
+    subject_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reviews_received",
+    )
+    subject_company = models.ForeignKey(
+        "marketplace.Company",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reviews_received",
+    )
+    rating = models.PositiveSmallIntegerField(help_text="overall, 1–5")
+    quality = models.PositiveSmallIntegerField(help_text="1–5")
+    communication = models.PositiveSmallIntegerField(help_text="1–5")
+    deadlines = models.PositiveSmallIntegerField(help_text="1–5")
+    comment = models.TextField(blank=True)
+    private_feedback = models.TextField(blank=True, help_text="read by staff only")
+    created_at = models.DateTimeField(default=timezone.now)
+    subject_told_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the reviewed party was told they can read it"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "role"], name="review_one_per_side"),
+            models.CheckConstraint(
+                condition=Q(role__in=["company_to_student", "student_to_company"]),
+                name="review_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        role="company_to_student",
+                        subject_user__isnull=False,
+                        subject_company__isnull=True,
+                    )
+                    | Q(
+                        role="student_to_company",
+                        subject_user__isnull=True,
+                        subject_company__isnull=False,
+                    )
+                ),
+                name="review_subject_matches_role",
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__gte": 1, f"{name}__lte": 5}),
+                    name=f"review_{name}_1_to_5",
+                )
+                for name in ("rating", "quality", "communication", "deadlines")
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["subject_user", "-created_at"], name="review_subject_user_idx"),
+            models.Index(
+                fields=["subject_company", "-created_at"], name="review_subject_company_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Review {self.pk} ({self.role}) on contract {self.contract_id}"
+
+
+class ReviewReply(models.Model):
+    """The reviewed party's one public answer to a review."""
+
+    review = models.OneToOneField(Review, on_delete=models.CASCADE, related_name="reply")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_replies"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "review replies"
+
+    def __str__(self) -> str:
+        return f"Reply to review {self.review_id}"
+
+
+class Thread(models.Model):
+    """The conversation between a brief's company and one student, in writing.
+
+    It starts as questions on the brief; if that student's bid is accepted the
+    same thread becomes the contract's, so what was agreed before stays in it.
+    Participants: the student and the members of the brief's company.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="threads")
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="threads"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "student"], name="thread_one_per_student"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Thread {self.pk} on {self.project_id} with {self.student_id}"
+
+
+class Message(models.Model):
+    """One message of a thread, stored exactly as its author typed it."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="messages_written"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["thread", "created_at"], name="message_thread_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Message {self.pk} in thread {self.thread_id}"
+
+
+class ThreadRead(models.Model):
+    """Up to when a participant has read a thread; later messages by others are unread."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["thread", "user"], name="threadread_one_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.thread_id} up to {self.last_read_at}"
+
+
+class Attachment(models.Model):
+    """A file delivered with a milestone or attached to a message, in private storage.
+
+    `storage_name` is a random path in the default storage, never a public URL;
+    the file is served by `GET /api/v1/files/<uuid>/` to those who may see its
+    delivery or message. `content_type` is what the content was detected as,
+    not what the client claimed. Exactly one of `delivery` and `message` is set.
+    """
+
+    uuid = models.UUIDField(unique=True, editable=False)
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, null=True, blank=True, related_name="files"
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    name = models.CharField(max_length=255, help_text="the file name to download it as")
+    content_type = models.CharField(max_length=120)
+    size = models.PositiveBigIntegerField(help_text="bytes")
+    sha256 = models.CharField(max_length=64)
+    storage_name = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(delivery__isnull=False, message__isnull=True)
+                | Q(delivery__isnull=True, message__isnull=False),
+                name="attachment_one_owner",
+            ),
+            models.CheckConstraint(condition=Q(size__gt=0), name="attachment_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

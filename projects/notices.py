@@ -195,3 +195,20 @@ def dispute_resolved(dispute: Dispute) -> None:
             },
             url=_contract_url(contract),
         )
+
+
+def contract_cancelled(contract: Contract, *, reason: str, refunded_cents: int) -> None:
+    """Tell the student the company cancelled the contract, why, and what went back to it."""
+    notify(
+        user=contract.student,
+        template="contract_cancelled",
+        key=f"contract-cancelled:{contract.pk}",
+        context={
+            "contract": contract,
+            "project": contract.project,
+            "reason": reason,
+            "refunded": _money(refunded_cents, contract.currency),
+            "url": _contract_url(contract),
+        },
+        url=_contract_url(contract),
+    )

@@ -99,7 +99,7 @@ def contract_visible_to(*, user: User) -> QuerySet[Contract]:
     return qs.none()
 
 
-MILESTONE_DETAILS = ("deliveries", "events", "disputes")
+MILESTONE_DETAILS = ("deliveries__files", "events", "disputes")
 
 
 def contract_list(*, user: User) -> QuerySet[Contract]:

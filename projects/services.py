@@ -19,17 +19,22 @@ from marketplace.errors import NotFound, PermissionDenied, StateConflict, Valida
 from marketplace.models import Skill, User
 from marketplace.money import SUPPORTED_CURRENCIES, amount_check
 from marketplace.selectors import user_company
-from payments.models import Escrow
+from payments.models import Escrow, PayoutAccount
 from payments.services.escrow import (
     FundingResult,
     escrow_create,
     escrow_freeze,
     escrow_fund,
+    escrow_refund,
     escrow_release,
     escrow_retry_pending_releases,
     escrow_settle_split,
 )
-from payments.services.payouts import OnboardingLink, payout_account_onboard
+from payments.services.payouts import (
+    OnboardingLink,
+    payout_account_onboard,
+    payout_account_refresh,
+)
 from projects import notices
 from projects.models import Bid, Contract, Delivery, Dispute, Milestone, MilestoneEvent, Project
 from projects.permissions import (
@@ -50,7 +55,7 @@ W = Milestone.WorkStatus
 PROJECT_TRANSITIONS: dict[str, set[str]] = {
     P.DRAFT: {P.OPEN, P.CANCELLED},
     P.OPEN: {P.IN_PROGRESS, P.CANCELLED},
-    P.IN_PROGRESS: {P.COMPLETED},
+    P.IN_PROGRESS: {P.COMPLETED, P.CANCELLED},
     P.COMPLETED: set(),
     P.CANCELLED: set(),
 }
@@ -224,11 +229,14 @@ def project_publish(*, project_id: int, by: User) -> Project:
 def project_cancel(*, project_id: int, by: User) -> Project:
     """Cancel a draft or open brief; its pending bids are rejected.
 
-    Raises StateConflict once a bid was accepted (the contract governs the money then).
+    Raises StateConflict once a bid was accepted: the contract governs the
+    money then, and `contract_cancel` cancels both.
     """
     project = _locked_project(project_id)
     if not can_manage_project(by, project):
         raise PermissionDenied("Only the company that posted this brief can cancel it.")
+    if project.status == P.IN_PROGRESS:
+        raise StateConflict("Work on this brief started: cancel its contract instead.")
     _move(project, P.CANCELLED, PROJECT_TRANSITIONS, "brief")
     project.save(update_fields=["status"])
     _reject_open_bids(project)
@@ -456,15 +464,36 @@ def _work(milestone: Milestone, to: str, *, by: User | None, note: str = "") -> 
 def milestone_fund(
     *, milestone_id: int, by: User, payment_method: str | None = None
 ) -> FundingResult:
-    """The company pays a milestone into escrow (amount + fee); see `escrow_fund`."""
+    """The company pays a milestone into escrow (amount + fee); see `escrow_fund`.
+
+    The contract must be active; that is checked again once the escrow row is
+    locked, the lock `contract_cancel` also takes, so a cancellation and a
+    payment that race never leave money paid into a cancelled contract.
+    """
     milestone = Milestone.objects.select_related("contract").filter(pk=milestone_id).first()
     if milestone is None:
         raise NotFound("No such milestone.")
     if not is_contract_company(by, milestone.contract):
         raise PermissionDenied("Only the company of this contract funds its milestones.")
+
     if milestone.contract.status != Contract.Status.ACTIVE:
         raise StateConflict(f"This contract is {milestone.contract.status}.")
-    result = escrow_fund(escrow_id=milestone.escrow_id, actor=by, payment_method=payment_method)
+
+    def contract_still_active() -> None:
+        status = (
+            Contract.objects.filter(pk=milestone.contract_id)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if status != Contract.Status.ACTIVE:
+            raise StateConflict(f"This contract is {status}.")
+
+    result = escrow_fund(
+        escrow_id=milestone.escrow_id,
+        actor=by,
+        payment_method=payment_method,
+        guard=contract_still_active,
+    )
     if result.status == "succeeded":
         milestone.escrow = result.escrow
         with transaction.atomic():
@@ -566,6 +595,28 @@ def student_payouts_onboard(*, user: User, country: str = "FR") -> OnboardingLin
     return link
 
 
+def student_payouts_refresh(*, user: User) -> PayoutAccount | None:
+    """Ask the gateway again whether the student's payout account can be paid (the return page).
+
+    When it just became ready, the money waiting for it goes out, the student
+    is told and finished contracts complete. Returns the account, or None when
+    the student has none. Raises TransientError when the gateway cannot answer.
+    """
+    waiting = list(
+        Escrow.objects.filter(payee=user, status=Escrow.Status.RELEASE_PENDING).values_list(
+            "pk", flat=True
+        )
+    )
+    account = payout_account_refresh(user=user)
+    released = list(
+        Escrow.objects.filter(pk__in=waiting, status=Escrow.Status.RELEASED).values_list(
+            "pk", flat=True
+        )
+    )
+    _after_late_releases(released)
+    return account
+
+
 def milestone_releases_retry() -> int:
     """Retry the transfers of approved milestones not paid yet, then complete finished contracts.
 
@@ -575,6 +626,87 @@ def milestone_releases_retry() -> int:
     released = escrow_retry_pending_releases()
     _after_late_releases(released)
     return len(released)
+
+
+@transaction.atomic
+def contract_cancel(*, contract_id: int, by: User, reason: str) -> Contract:
+    """The company cancels a contract before any delivery: every funded milestone is refunded.
+
+    "Cancel before delivery: full refund": each milestone whose money is held
+    (`funded`) is refunded in full, fee included (`escrow_refund`, key
+    `escrow-<id>-refund`); unfunded milestones are simply never paid. The
+    contract becomes `cancelled`, its brief `cancelled`, and the student is
+    told why and how much went back to the company.
+
+    Allowed only to the members of the contract's company, and only while the
+    contract is active, no milestone was delivered (submitted, sent back for
+    changes or approved), no money was released or is waiting to be, and no
+    dispute is open. The milestone rows, then the escrow rows, then the
+    contract are locked (the order approvals and disputes use), so a delivery,
+    an approval, a dispute, a payment or another cancellation racing with this
+    one waits, then sees the cancelled contract; each escrow is refunded at
+    most once, so refunds never exceed what was charged. A gateway error rolls
+    everything back; a retry completes (the refund keys replay at Stripe).
+
+    Raises NotFound, PermissionDenied for anyone but the company's members,
+    ValidationFailed (field `reason`) without a reason and StateConflict in any
+    other state.
+    """
+    contract = Contract.objects.filter(pk=contract_id).first()
+    if contract is None:
+        raise NotFound("No such contract.")
+    if not is_contract_company(by, contract):
+        raise PermissionDenied("Only the company of this contract can cancel it.")
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("Say why the contract is cancelled.", field="reason")
+    milestones = list(
+        Milestone.objects.select_for_update().filter(contract_id=contract.pk).order_by("pk")
+    )
+    escrows = {
+        escrow.pk: escrow
+        for escrow in Escrow.objects.select_for_update(of=("self",))
+        .filter(milestone__contract_id=contract.pk)
+        .order_by("pk")
+    }
+    contract = Contract.objects.select_for_update().get(pk=contract.pk)
+    if contract.status != Contract.Status.ACTIVE:
+        raise StateConflict(f"This contract is {contract.status}; it cannot be cancelled.")
+    if Dispute.objects.filter(milestone__contract=contract, status=Dispute.Status.OPEN).exists():
+        raise StateConflict("A dispute is open on this contract; staff settle it first.")
+    for milestone in milestones:
+        if milestone.work_status != W.PENDING:
+            raise StateConflict(
+                f"“{milestone.title}” was already delivered; the contract can no longer "
+                "be cancelled (request changes or open a dispute instead)."
+            )
+        if escrows[milestone.escrow_id].status in (
+            Escrow.Status.RELEASE_PENDING,
+            Escrow.Status.RELEASED,
+            Escrow.Status.FROZEN,
+        ):
+            raise StateConflict(
+                f"The money of “{milestone.title}” was already released or is frozen."
+            )
+    refunded = 0
+    for milestone in milestones:
+        if escrows[milestone.escrow_id].status == Escrow.Status.FUNDED:
+            escrow = escrow_refund(
+                escrow_id=milestone.escrow_id, actor=by, note=f"Contract cancelled: {reason}"
+            )
+            refunded += escrow.charge_cents
+    contract.status = Contract.Status.CANCELLED
+    # When the contract ended, completed or cancelled: the review window counts from it.
+    contract.completed_at = timezone.now()
+    contract.save(update_fields=["status", "completed_at"])
+    project = Project.objects.select_for_update().get(pk=contract.project_id)
+    _move(project, P.CANCELLED, PROJECT_TRANSITIONS, "brief")
+    project.save(update_fields=["status"])
+    notices.contract_cancelled(contract, reason=reason, refunded_cents=refunded)
+    logger.info(
+        "contract.cancelled", extra={"contract_id": contract.pk, "refunded_cents": refunded}
+    )
+    return contract
 
 
 @transaction.atomic

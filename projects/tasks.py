@@ -11,6 +11,7 @@ from functools import partial
 from celery import shared_task
 from django.db import transaction
 
+from projects.payment_events import stripe_event_process
 from projects.scheduling import milestone_auto_release, milestones_due_for_auto_release
 from projects.services import milestone_releases_retry
 
@@ -34,3 +35,15 @@ def auto_release_milestone_task(*, milestone_id: int) -> bool:
 def retry_pending_releases_task() -> int:
     """Retry approved milestones whose transfer has not gone out yet; returns how many did."""
     return milestone_releases_retry()
+
+
+@shared_task(ignore_result=True)
+def process_stripe_event_task(*, event_id: str) -> str | None:
+    """Process one stored Stripe webhook event once (see `stripe_event_process`).
+
+    Queued after commit by the webhook view and by staff ("process again").
+    TransientError is retried with backoff (MarketplaceTask); a processed event
+    returns at once. Returns the event's status.
+    """
+    event = stripe_event_process(event_id=event_id)
+    return event.status if event is not None else None

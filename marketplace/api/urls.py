@@ -4,8 +4,12 @@ from django.urls import path
 
 from marketplace.api import views as accounts
 from marketplace.api.auth import TokenObtainApi, TokenRefreshApi
+from projects.api import files as project_files
+from projects.api import messages as project_messages
+from projects.api import reviews as project_reviews
 from projects.api import schools as school_work
 from projects.api import views as projects
+from projects.api import webhooks as stripe_webhooks
 from schools.api import views as schools
 
 urlpatterns = [
@@ -28,6 +32,16 @@ urlpatterns = [
     path("students/me/", accounts.StudentMeApi.as_view(), name="student-me"),
     path(
         "students/me/payouts/onboard/", projects.PayoutOnboardApi.as_view(), name="payout-onboard"
+    ),
+    path(
+        "payments/stripe/webhook/",
+        stripe_webhooks.StripeWebhookApi.as_view(),
+        name="stripe-webhook",
+    ),
+    path(
+        "payments/stripe/connect-webhook/",
+        stripe_webhooks.StripeConnectWebhookApi.as_view(),
+        name="stripe-connect-webhook",
     ),
     path("schools/", schools.SchoolListApi.as_view(), name="school-list"),
     path("schools/<int:pk>/", schools.SchoolDetailApi.as_view(), name="school-detail"),
@@ -91,6 +105,9 @@ urlpatterns = [
     path(
         "contracts/<int:pk>/ledger/", projects.ContractLedgerApi.as_view(), name="contract-ledger"
     ),
+    path(
+        "contracts/<int:pk>/cancel/", projects.ContractCancelApi.as_view(), name="contract-cancel"
+    ),
     path("milestones/<int:pk>/fund/", projects.MilestoneFundApi.as_view(), name="milestone-fund"),
     path(
         "milestones/<int:pk>/submit/",
@@ -118,4 +135,63 @@ urlpatterns = [
         projects.MilestoneRequestChangesApi.as_view(),
         name="milestone-request-changes",
     ),
+]
+
+# Reviews, messages and delivered files.
+urlpatterns += [
+    path(
+        "contracts/<int:pk>/reviews/",
+        project_reviews.ContractReviewsApi.as_view(),
+        name="contract-reviews",
+    ),
+    path("reviews/<int:pk>/", project_reviews.ReviewDetailApi.as_view(), name="review-detail"),
+    path("reviews/<int:pk>/reply/", project_reviews.ReviewReplyApi.as_view(), name="review-reply"),
+    path("admin/reviews/", project_reviews.AdminReviewListApi.as_view(), name="admin-review-list"),
+    path(
+        "students/<int:pk>/",
+        project_reviews.StudentPublicProfileApi.as_view(),
+        name="student-detail",
+    ),
+    path(
+        "students/<int:pk>/reviews/",
+        project_reviews.StudentReviewsApi.as_view(),
+        name="student-reviews",
+    ),
+    path("companies/<int:pk>/", project_reviews.CompanyPageApi.as_view(), name="company-detail"),
+    path(
+        "companies/<int:pk>/reviews/",
+        project_reviews.CompanyReviewsApi.as_view(),
+        name="company-reviews",
+    ),
+    path(
+        "contracts/<int:pk>/messages/",
+        project_messages.ContractMessagesApi.as_view(),
+        name="contract-messages",
+    ),
+    path(
+        "contracts/<int:pk>/messages/read/",
+        project_messages.ContractMessagesReadApi.as_view(),
+        name="contract-messages-read",
+    ),
+    path(
+        "projects/<int:pk>/questions/",
+        project_messages.ProjectQuestionsApi.as_view(),
+        name="project-questions",
+    ),
+    path(
+        "projects/<int:pk>/questions/<int:thread_pk>/messages/",
+        project_messages.QuestionThreadMessagesApi.as_view(),
+        name="project-question-messages",
+    ),
+    path(
+        "projects/<int:pk>/questions/<int:thread_pk>/read/",
+        project_messages.QuestionThreadReadApi.as_view(),
+        name="project-question-read",
+    ),
+    path(
+        "milestones/<int:pk>/deliveries/",
+        project_files.MilestoneDeliveriesApi.as_view(),
+        name="milestone-deliveries",
+    ),
+    path("files/<uuid:file_id>/", project_files.FileDownloadApi.as_view(), name="file-download"),
 ]

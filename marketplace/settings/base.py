@@ -171,6 +171,8 @@ AUTO_RELEASE_DAYS = env.int("AUTO_RELEASE_DAYS", default=14)
 # Payments: the real Stripe gateway when a key is set, the in-process dummy otherwise.
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# The Connect endpoint (account.updated, payout.failed of connected accounts) has its own secret.
+STRIPE_CONNECT_WEBHOOK_SECRET = env("STRIPE_CONNECT_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", default="stripe" if STRIPE_SECRET_KEY else "dummy")
 
@@ -226,6 +228,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.reconcile_ledger_task",
         "schedule": crontab(hour=3, minute=0),
     },
+    "refresh-payout-accounts": {
+        # Readiness from the gateway when an account.updated event was missed.
+        "task": "payments.tasks.refresh_payout_accounts_task",
+        "schedule": crontab(minute=45),
+    },
 }
 
 LOGGING = {
@@ -234,3 +241,47 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Reviews, messages and files (projects.reviews, projects.messaging, projects.files).
+# Days after a contract ends during which each side may review the other; reviews stay
+# hidden from the other side until both are written or this window closes.
+REVIEW_WINDOW_DAYS = env.int("REVIEW_WINDOW_DAYS", default=14)
+CELERY_BEAT_SCHEDULE["reveal-reviews"] = {
+    # Tells reviewed parties their review is readable once its window closed.
+    "task": "projects.review_tasks.reveal_reviews_task",
+    "schedule": crontab(minute=30),
+}
+# Uploads (deliveries, message attachments): bytes per file, files per upload.
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+MAX_UPLOAD_FILES = env.int("MAX_UPLOAD_FILES", default=10)
+# Where uploads are kept: "local" (a private folder, never served as static or media)
+# or "s3" (any S3-compatible bucket, needs the `s3` extra: pip install -e ".[s3]").
+STORAGE_BACKEND = env("STORAGE_BACKEND", default="local")
+PRIVATE_FILES_ROOT = env("PRIVATE_FILES_ROOT", default=str(BASE_DIR / "private-files"))
+# Seconds a signed download URL stays valid (S3 only).
+FILE_URL_MAX_AGE = env.int("FILE_URL_MAX_AGE", default=300)
+if STORAGE_BACKEND == "local":
+    STORAGES["default"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": PRIVATE_FILES_ROOT, "base_url": "/no-public-url/"},
+    }
+elif STORAGE_BACKEND == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "access_key": env("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": FILE_URL_MAX_AGE,
+            "file_overwrite": False,
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"STORAGE_BACKEND must be local or s3, not {STORAGE_BACKEND!r}.")
+# Downloads redirect to a signed URL of the bucket (on by default with s3) instead of
+# streaming through the application.
+FILE_SIGNED_URLS = env.bool("FILE_SIGNED_URLS", default=STORAGE_BACKEND == "s3")

@@ -148,6 +148,12 @@ class PaymentGateway(Protocol):
         self, *, payment_intent_id: str, payment_method: str, idempotency_key: str
     ) -> PaymentIntentResult: ...
 
-    def construct_event(self, *, payload: bytes, signature: str) -> dict[str, Any]:
-        """The verified webhook event as a dict; WebhookSignatureInvalid otherwise."""
+    def construct_event(
+        self, *, payload: bytes, signature: str, secret: str | None = None
+    ) -> dict[str, Any]:
+        """The verified webhook event as a dict; WebhookSignatureInvalid otherwise.
+
+        `secret` is the signing secret of the endpoint that received it (the
+        Connect endpoint has its own); None means the platform endpoint's.
+        """
         ...

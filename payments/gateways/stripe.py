@@ -498,21 +498,28 @@ class StripeGateway:
 
     # Webhooks.
 
-    def construct_event(self, *, payload: bytes, signature: str) -> dict[str, Any]:
+    def construct_event(
+        self, *, payload: bytes, signature: str, secret: str | None = None
+    ) -> dict[str, Any]:
         """Verify a webhook's `Stripe-Signature` and return the event as parsed JSON.
 
-        HMAC-SHA256 of `<t>.<raw body>` with STRIPE_WEBHOOK_SECRET, and `t` no
-        older than the SDK's 300 s tolerance
+        HMAC-SHA256 of `<t>.<raw body>` with the endpoint's secret (`secret`, or
+        STRIPE_WEBHOOK_SECRET when None: each endpoint, the Connect one
+        included, has its own, https://docs.stripe.com/connect/webhooks), and `t`
+        no older than the SDK's 300 s tolerance
         (https://docs.stripe.com/webhooks#verify-events). Pass the raw request
         body, never re-serialised JSON. Raises WebhookSignatureInvalid (400) for
         a bad or stale signature or a body that is not a JSON event, and
         GatewayMisconfigured when no webhook secret is configured.
         """
-        if not self._webhook_secret:
-            raise GatewayMisconfigured("STRIPE_WEBHOOK_SECRET is not set: webhooks cannot be read.")
+        secret = self._webhook_secret if secret is None else secret
+        if not secret:
+            raise GatewayMisconfigured(
+                "The webhook signing secret is not set: webhooks cannot be read."
+            )
         try:
             stripe.WebhookSignature.verify_header(
-                payload, signature, self._webhook_secret, WEBHOOK_TOLERANCE_SECONDS
+                payload, signature, secret, WEBHOOK_TOLERANCE_SECONDS
             )
         except stripe.SignatureVerificationError as exc:
             raise WebhookSignatureInvalid(

@@ -3,18 +3,41 @@
 Flow (Stripe's "separate charges and transfers",
 https://docs.stripe.com/connect/separate-charges-and-transfers): the company is
 charged on the platform, the money waits, and a transfer pays the payee on
-approval. Every movement is one balanced ledger transaction:
+approval. Every movement is one balanced ledger transaction (entries in minor
+units of the escrow's currency, summing to zero):
 
-- funding: `company:<id>` −charge, `escrow` +charge
-- release: `escrow` −charge, `student:<id>` +payee share, `platform:revenue` +fees
-- refund:  `escrow` −charge, `company:<id>` +charge
+- funding:     `company:<id>` −charge, `escrow` +charge
+- gateway_fee: `platform:revenue` −fee, `stripe:fees` +fee: Stripe's own fee on
+  the charge, read from the charge's balance transaction once the escrow is
+  funded. With separate charges and transfers "your account balance is debited
+  for the cost of the Stripe fees, refunds, and chargebacks"
+  (https://docs.stripe.com/connect/separate-charges-and-transfers), so the
+  platform's revenue pays it.
+- release:     `escrow` −charge, `student:<id>` +payee share, `platform:revenue` +fees
+- refund:      `escrow` −charge, `company:<id>` +charge
+- settlement:  `escrow` −charge, `student:<id>` +payee share of the released
+  part, `platform:revenue` +commission on it, `company:<id>` +refunded part
 
-so for every escrow `charged = transferred + platform revenue + refunded`.
+So for every escrow, once it is released, refunded or settled:
+
+    charged = transferred + platform revenue + refunded
+
+where `charged` is the escrow's debit in its funding transaction,
+`transferred` the payee's (`student:`) entries, `refunded` the company's
+entries outside funding, and `platform revenue` the `platform:revenue` entries
+of release and settlement transactions only: revenue GROSS of Stripe's fees.
+Stripe's fees are tracked apart, in `stripe:fees`, by the gateway_fee
+transactions; the platform's margin on an escrow is therefore
+`charged − transferred − refunded − Stripe fees`, which is the balance of
+`platform:revenue` once the fee is posted. A refund does not reverse the fee
+transaction (what Stripe reported on the charge stays booked), so a refunded
+escrow leaves `platform:revenue` at −fee: the cost of a cancelled job.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -22,12 +45,17 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.errors import StateConflict, TransientError, ValidationFailed
+from marketplace.errors import DomainError, StateConflict, TransientError, ValidationFailed
 from marketplace.models import Company, User
 from marketplace.money import SUPPORTED_CURRENCIES, amount_check, bps_of
 from marketplace.notifications import notify
 from payments.gateways import get_gateway
-from payments.gateways.base import PaymentDeclined
+from payments.gateways.base import (
+    IdempotencyConflict,
+    PaymentDeclined,
+    PaymentGateway,
+    PaymentIntentResult,
+)
 from payments.models import Escrow, EscrowEvent, LedgerTransaction, PayoutAccount
 from payments.services.ledger import (
     ESCROW_ACCOUNT,
@@ -50,6 +78,11 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
 }
 # After this many failed transfer attempts staff are told (the retries go on).
 TRANSFER_ATTEMPTS_BEFORE_ALERT = 3
+# Where Stripe's own fees on our charges are booked (see the module docstring).
+STRIPE_FEES_ACCOUNT = "stripe:fees"
+# PaymentIntent statuses (https://docs.stripe.com/payments/paymentintents/lifecycle).
+PI_SUCCEEDED = "succeeded"
+PI_CANCELED = "canceled"
 
 
 @dataclass(frozen=True)
@@ -105,43 +138,101 @@ def escrow_create(
 
 
 def escrow_fund(
-    *, escrow_id: int, actor: AbstractBaseUser | None, payment_method: str | None = None
+    *,
+    escrow_id: int,
+    actor: AbstractBaseUser | None,
+    payment_method: str | None = None,
+    guard: Callable[[], None] | None = None,
 ) -> FundingResult:
     """Charge the company `amount + fee` for an escrow awaiting funding.
 
-    With a `payment_method` the PaymentIntent is confirmed at once; without one
-    the result carries the `client_secret` for Stripe.js and the escrow stays
-    unfunded until the payment succeeds. The idempotency key is
-    `escrow-<id>-fund-<attempt>`; a declined attempt moves to the next key.
-    Raises StateConflict if the escrow is not awaiting funding and
-    PaymentDeclined (402) when the card is refused.
+    One PaymentIntent at a time per escrow, reused across attempts as far as
+    Stripe allows (it advises one PaymentIntent per order,
+    https://docs.stripe.com/payments/payment-intents):
+
+    - no intent yet: create one (https://docs.stripe.com/api/payment_intents/create)
+      under the key `escrow-<id>-fund-<attempt>`; with a `payment_method` it is
+      confirmed in the same request, without one it waits in
+      `requires_payment_method` and the result carries its `client_secret`
+      for Stripe.js.
+    - an intent already waiting (`requires_payment_method`,
+      `requires_confirmation`): with a `payment_method`, that intent is
+      confirmed (`confirm_payment_intent`, key
+      `escrow-<id>-fund-<attempt>-confirm`), never a second one created;
+      without one, it is read again and the same `client_secret` answered.
+    - `requires_action` (3-D Secure, https://docs.stripe.com/payments/3d-secure)
+      and `processing`: the escrow stays unfunded and the result carries that
+      status and the `client_secret`, for Stripe.js to finish; the
+      `payment_intent.succeeded` webhook (`escrow_mark_funded`) or a later call
+      that finds the intent succeeded funds it.
+    - `succeeded`: the escrow is funded, then Stripe's fee is booked
+      (`escrow_record_gateway_fee`, after the funding committed).
+    - a `canceled` or vanished intent: a fresh one under the next attempt's key.
+
+    A decline (PaymentDeclined, 402) keeps the escrow unfunded and counts the
+    attempt, so the next try uses the next key: a new intent after a declined
+    create (its id is not known), the same intent confirmed again after a
+    declined confirmation. A TransientError records nothing but the attempt
+    counter, except after a create that carried a `payment_method`: its answer
+    was lost and Stripe may have charged the card, so the attempt (and key) is
+    kept, and the retry replays Stripe's answer instead of charging twice
+    (https://docs.stripe.com/api/idempotent_requests); should that charge have
+    succeeded, its `payment_intent.succeeded` webhook funds the escrow through
+    the intent's metadata (`escrow_mark_funded(escrow_id=…)`). An
+    IdempotencyConflict (that lost request had other parameters, e.g. another
+    card) counts the attempt too, so the next try can go on. Any other gateway
+    error rolls everything back. The escrow row stays locked during the
+    gateway calls, so concurrent requests charge once.
+
+    `guard` is called once the escrow row is locked, before any gateway call;
+    raising there refuses the funding (the projects app checks that the
+    contract was not cancelled meanwhile). Raises StateConflict if the escrow
+    is not awaiting funding.
     """
-    declined: PaymentDeclined | None = None
+    failure: DomainError | None = None
     with transaction.atomic():
         escrow = _locked(escrow_id)
         if escrow.status != S.AWAITING_FUNDING:
             raise StateConflict(f"This milestone is already {escrow.status}.")
-        key = f"escrow-{escrow.pk}-fund-{escrow.funding_attempts}"
+        if guard is not None:
+            guard()
+        attempts_before = escrow.funding_attempts
+        charging = False
+        gateway = get_gateway()
         try:
-            intent = get_gateway().create_payment_intent(
-                amount=escrow.charge_cents,
-                currency=escrow.currency,
-                metadata={"escrow_id": str(escrow.pk), "reference": escrow.reference},
-                idempotency_key=key,
-                payment_method=payment_method,
-            )
-        except PaymentDeclined as exc:
-            escrow.funding_attempts += 1
-            escrow.save(update_fields=["funding_attempts"])
-            declined = exc
+            intent = None
+            if escrow.payment_intent_id:
+                intent = _existing_intent(gateway, escrow, payment_method)
+                if intent is None:
+                    escrow.payment_intent_id = ""
+                    escrow.funding_attempts += 1
+            if intent is None:
+                charging = payment_method is not None
+                intent = gateway.create_payment_intent(
+                    amount=escrow.charge_cents,
+                    currency=escrow.currency,
+                    metadata={"escrow_id": str(escrow.pk), "reference": escrow.reference},
+                    idempotency_key=_funding_key(escrow),
+                    payment_method=payment_method,
+                )
+        except (PaymentDeclined, IdempotencyConflict, TransientError) as exc:
+            if not (charging and isinstance(exc, TransientError)):
+                escrow.funding_attempts += 1
+            failure = exc
         else:
             escrow.payment_intent_id = intent.id
-            escrow.save(update_fields=["payment_intent_id"])
-            if intent.status == "succeeded":
+            if intent.status == PI_SUCCEEDED:
                 _mark_funded(escrow, charge_id=intent.charge_id, actor=actor)
-    if declined is not None:
-        logger.info("escrow.funding_declined", extra={"escrow_id": escrow_id})
-        raise declined
+        if escrow.funding_attempts != attempts_before or failure is None:
+            escrow.save(update_fields=["funding_attempts", "payment_intent_id"])
+    if failure is not None:
+        logger.info(
+            "escrow.funding_failed",
+            extra={"escrow_id": escrow_id, "error": type(failure).__name__},
+        )
+        raise failure
+    if escrow.status == S.FUNDED:
+        escrow_record_gateway_fee(escrow_id=escrow.pk)
     return FundingResult(
         escrow=escrow,
         status=intent.status,
@@ -149,6 +240,30 @@ def escrow_fund(
         amount_cents=escrow.charge_cents,
         fee_cents=escrow.company_fee_cents,
     )
+
+
+def _funding_key(escrow: Escrow) -> str:
+    return f"escrow-{escrow.pk}-fund-{escrow.funding_attempts}"
+
+
+def _existing_intent(
+    gateway: PaymentGateway, escrow: Escrow, payment_method: str | None
+) -> PaymentIntentResult | None:
+    """The escrow's PaymentIntent, confirmed with `payment_method` if given and still waiting.
+
+    None when it was canceled or the gateway no longer has it: fund with a new one.
+    """
+    if payment_method is None:
+        intent = gateway.retrieve_payment_intent(payment_intent_id=escrow.payment_intent_id)
+    else:
+        intent = gateway.confirm_payment_intent(
+            payment_intent_id=escrow.payment_intent_id,
+            payment_method=payment_method,
+            idempotency_key=f"{_funding_key(escrow)}-confirm",
+        )
+    if intent is None or intent.status == PI_CANCELED:
+        return None
+    return intent
 
 
 def _mark_funded(escrow: Escrow, *, charge_id: str, actor: AbstractBaseUser | None) -> None:
@@ -169,18 +284,79 @@ def _mark_funded(escrow: Escrow, *, charge_id: str, actor: AbstractBaseUser | No
     logger.info("escrow.funded", extra={"escrow_id": escrow.pk})
 
 
-@transaction.atomic
-def escrow_mark_funded(*, payment_intent_id: str, charge_id: str) -> Escrow | None:
+def escrow_mark_funded(
+    *, payment_intent_id: str, charge_id: str, escrow_id: int | None = None
+) -> Escrow | None:
     """Record a succeeded PaymentIntent (from a webhook). Idempotent: a funded escrow is left as is.
 
-    Returns the escrow, or None when no escrow has this PaymentIntent.
+    The escrow is the one whose `payment_intent_id` this is; failing that,
+    `escrow_id` (the intent's `metadata["escrow_id"]`) names it, for an intent
+    whose creation answer never reached us: an escrow still awaiting funding
+    then takes this intent. Stripe's fee is booked once it is funded
+    (`escrow_record_gateway_fee`). Returns the escrow, or None when none matches.
     """
-    escrow = Escrow.objects.select_for_update().filter(payment_intent_id=payment_intent_id).first()
-    if escrow is None:
-        return None
-    if escrow.status == S.AWAITING_FUNDING:
-        _mark_funded(escrow, charge_id=charge_id, actor=None)
+    with transaction.atomic():
+        escrow = (
+            Escrow.objects.select_for_update().filter(payment_intent_id=payment_intent_id).first()
+        )
+        if escrow is None and escrow_id is not None:
+            escrow = Escrow.objects.select_for_update().filter(pk=escrow_id).first()
+            if escrow is not None and escrow.status != S.AWAITING_FUNDING:
+                logger.error(
+                    "escrow.second_succeeded_intent",
+                    extra={"escrow_id": escrow.pk, "payment_intent_id": payment_intent_id},
+                )
+                return escrow
+        if escrow is None:
+            return None
+        if escrow.status == S.AWAITING_FUNDING:
+            escrow.payment_intent_id = payment_intent_id
+            escrow.save(update_fields=["payment_intent_id"])
+            _mark_funded(escrow, charge_id=charge_id, actor=None)
+    if escrow.status == S.FUNDED:
+        escrow_record_gateway_fee(escrow_id=escrow.pk)
     return escrow
+
+
+def escrow_record_gateway_fee(*, escrow_id: int) -> LedgerTransaction | None:
+    """Book Stripe's fee on a funded escrow's charge: `platform:revenue` −fee, `stripe:fees` +fee.
+
+    The fee is read from the gateway (`retrieve_charge_fee`: the `fee` of the
+    charge's balance transaction, https://docs.stripe.com/api/balance_transactions/object)
+    before the escrow row is locked, and posted once: a second call answers
+    the transaction already posted. Nothing is posted while the fee is unknown
+    (None), zero, or when the gateway cannot answer now: funding never fails
+    for it, and calling this again later books it. Returns the gateway_fee
+    transaction, or None.
+    """
+    kind = LedgerTransaction.Kind.GATEWAY_FEE
+    escrow = Escrow.objects.filter(pk=escrow_id).first()
+    if escrow is None or not escrow.charge_id:
+        return None
+    existing = LedgerTransaction.objects.filter(escrow=escrow, kind=kind).first()
+    if existing is not None:
+        return existing
+    try:
+        fee = get_gateway().retrieve_charge_fee(charge_id=escrow.charge_id)
+    except DomainError:
+        logger.warning("escrow.fee_unknown", extra={"escrow_id": escrow.pk}, exc_info=True)
+        return None
+    if not fee or fee <= 0:
+        return None
+    with transaction.atomic():
+        escrow = _locked(escrow_id)
+        existing = LedgerTransaction.objects.filter(escrow=escrow, kind=kind).first()
+        if existing is not None:
+            return existing
+        txn = ledger_post(
+            kind=kind,
+            currency=escrow.currency,
+            escrow=escrow,
+            memo=f"{escrow.reference} Stripe fee",
+            entries=[(PLATFORM_REVENUE_ACCOUNT, -fee), (STRIPE_FEES_ACCOUNT, fee)],
+        )
+    logger.info("escrow.gateway_fee", extra={"escrow_id": escrow.pk, "fee": fee})
+    return txn
 
 
 def _send_transfer(escrow: Escrow, account: PayoutAccount, amount: int) -> bool:

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from marketplace.api.mixins import ListApi, get_visible
 from marketplace.money import Money
 from projects.lifecycle import verification_revoke_and_withdraw_bids
+from projects.reviews import student_reputations
 from projects.selectors import school_students_report, student_earnings
 from schools.api.views import ReasonInput, VerificationOutput
 from schools.models import EnrolmentVerification
@@ -39,17 +40,36 @@ class SchoolStudentOutput(serializers.Serializer):
         child=serializers.IntegerField(),
         help_text='paid to the student per ISO currency, in minor units, e.g. {"EUR": 123000}',
     )
+    average_rating = serializers.DecimalField(
+        source="reputation.average_rating",
+        max_digits=3,
+        decimal_places=2,
+        allow_null=True,
+        help_text='companies\' public ratings, e.g. "4.50"; null without reviews',
+    )
+    review_count = serializers.IntegerField(source="reputation.review_count")
+    on_time_rate = serializers.DecimalField(
+        source="reputation.on_time_rate",
+        max_digits=3,
+        decimal_places=2,
+        allow_null=True,
+        help_text="share of approved milestones delivered by their due date, 0.00–1.00",
+    )
 
 
 def _rows(verifications: list[EnrolmentVerification]) -> list[EnrolmentVerification]:
-    earnings = student_earnings(student_ids=[v.student_id for v in verifications])
+    ids = [v.student_id for v in verifications]
+    earnings = student_earnings(student_ids=ids)
+    reputations = student_reputations(student_ids=ids)
     for verification in verifications:
         verification.earned = earnings.get(verification.student_id, {})  # type: ignore[attr-defined]
+        verification.reputation = reputations[verification.student_id]  # type: ignore[attr-defined]
     return verifications
 
 
 class SchoolStudentsApi(ListApi):
-    """The school's verified students: contracts completed and what they earned per currency.
+    """The school's verified students: contracts completed, what they earned per currency,
+    their average rating by companies and their on-time rate.
 
     The school's coordinators and staff only (another school's coordinator gets 404).
     """
@@ -79,7 +99,13 @@ CSV_HEADER = [
     "verified_at",
     "completed_contracts",
     "earned",
+    "average_rating",
+    "on_time_rate",
 ]
+
+
+def _blank_if_none(value: object) -> object:
+    return "" if value is None else value
 
 
 class SchoolStudentsExportApi(APIView):
@@ -110,6 +136,8 @@ class SchoolStudentsExportApi(APIView):
                         v.decided_at.isoformat() if v.decided_at else "",
                         v.completed_contracts,  # type: ignore[attr-defined]
                         earned,
+                        _blank_if_none(v.reputation.average_rating),  # type: ignore[attr-defined]
+                        _blank_if_none(v.reputation.on_time_rate),  # type: ignore[attr-defined]
                     ]
                 )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from projects.models import Milestone, Project
+from projects.models import Attachment, Milestone, Project
 from projects.selectors import milestone_status
 
 
@@ -60,10 +60,22 @@ class BidOutput(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True)
 
 
+class AttachmentOutput(serializers.Serializer):
+    id = serializers.UUIDField(source="uuid")
+    name = serializers.CharField()
+    content_type = serializers.CharField(help_text="detected from the content, not the name")
+    size = serializers.IntegerField(help_text="bytes")
+    url = serializers.SerializerMethodField(help_text="download route (the parties and staff)")
+
+    def get_url(self, obj: Attachment) -> str:
+        return f"/api/v1/files/{obj.uuid}/"
+
+
 class DeliveryOutput(serializers.Serializer):
     id = serializers.IntegerField()
     note = serializers.CharField()
     url = serializers.CharField()
+    files = AttachmentOutput(many=True)
     created_at = serializers.DateTimeField()
 
 

@@ -48,6 +48,7 @@ from projects.services import (
     bid_shortlist,
     bid_submit,
     bid_withdraw,
+    contract_cancel,
     dispute_resolve,
     milestone_approve,
     milestone_dispute,
@@ -279,6 +280,25 @@ class ContractLedgerApi(ListApi):
     def get(self, request: Request, pk: int) -> Response:
         contract = get_visible(contract_visible_to(user=request.user), pk)
         return self.paginated(contract_ledger_entries(contract=contract), LedgerEntryOutput)
+
+
+class ContractCancelApi(APIView):
+    """The company cancels the contract before any delivery: every funded milestone is refunded.
+
+    Answers the contract, now `cancelled`; 409 once a milestone was delivered
+    or paid out, or while a dispute is open.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=10_000)
+
+    @extend_schema(request=InputSerializer, responses=ContractOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        get_visible(contract_visible_to(user=request.user), pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contract_cancel(contract_id=pk, by=request.user, **data.validated_data)
+        return Response(ContractOutput(get_visible(contract_list(user=request.user), pk)).data)
 
 
 def _milestone_out(request: Request, pk: int) -> dict:

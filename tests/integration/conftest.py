@@ -11,12 +11,17 @@ the claimed Redis database is flushed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,3 +236,121 @@ def workers(transactional_db, real_celery: RedisDB, tmp_path: Path) -> Iterator[
     finally:
         for worker in pool.started:
             worker.kill()
+
+
+# localstripe, a stateful fake Stripe API (GPL-3.0-or-later, a test tool run in a
+# subprocess, never imported): shared by test_localstripe.py and test_localstripe_webhooks.py.
+
+BOOT_TIMEOUT = 20.0
+# localstripe's app on loopback only, its state in memory only (no /tmp/localstripe.pickle).
+LAUNCH = """
+import sys
+from aiohttp import web
+import localstripe.resources
+import localstripe.server
+localstripe.resources.Store.dump_to_disk = lambda self: None
+web.run_app(localstripe.server.app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _http(method: str, url: str, data: dict[str, str] | None = None) -> int:
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, method=method)
+    with urllib.request.urlopen(request, timeout=2) as response:
+        return int(response.status)
+
+
+@dataclass
+class LocalStripe:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def register_webhook(
+        self, name: str, url: str, secret: str, events: list[str] | None = None
+    ) -> None:
+        """localstripe's own endpoint: deliver every event (or `events`), signed with `secret`,
+        to `url`. Registering `name` again replaces it (localstripe cannot delete one)."""
+        assert url.startswith("http://127.0.0.1:")
+        if events is None:
+            assert _http(
+                "POST", f"{self.url}/_config/webhooks/{name}", {"url": url, "secret": secret}
+            )
+            return
+        body = json.dumps({"url": url, "secret": secret, "events": events}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/_config/webhooks/{name}",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=2) as response:
+            assert response.status == 200
+
+
+def _start(log_path: Path) -> LocalStripe:
+    port = _free_port()
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCH, str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = LocalStripe(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"localstripe exited with {process.returncode}:\n{server.log()}")
+        try:
+            # Answers once the app serves; also the `--from-scratch` of its CLI.
+            if _http("DELETE", f"{server.url}/_config/data") == 200:
+                return server
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            _stop(process)
+            raise RuntimeError(f"localstripe not answering after {BOOT_TIMEOUT} s:\n{server.log()}")
+        time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM by PID (aiohttp shuts down cleanly), SIGKILL if it is still there after 10 s."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    """One localstripe for the test session, on 127.0.0.1 (used by test_localstripe*.py)."""
+    pytest.importorskip(
+        "localstripe", reason="localstripe is not installed (pip install -e '.[test]' installs it)"
+    )
+    log_path = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
+    for attempt in range(3):  # the free port may be taken between probing and binding
+        try:
+            server = _start(log_path)
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
+    try:
+        yield server
+    finally:
+        _stop(server.process)

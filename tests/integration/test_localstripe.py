@@ -6,7 +6,8 @@ interface, so the fixture runs its aiohttp app with `web.run_app(app,
 host="127.0.0.1", port=<free port>)`. It starts empty (its state is kept in
 memory: the pickle it would write to the shared /tmp/localstripe.pickle is
 switched off, and `DELETE /_config/data` clears it once it answers) and is
-killed by its PID at teardown. The gateway reaches it through
+killed by its PID at teardown (the `localstripe` fixture, in conftest.py, shared
+with test_localstripe_webhooks.py). The gateway reaches it through
 `settings.STRIPE_API_BASE`, with any `sk_test_` key.
 
 localstripe has no Connect: accounts, account links and transfers are 404
@@ -18,23 +19,13 @@ layer is replaced by a recorder checking Stripe's documented request shapes
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,104 +46,11 @@ from payments.gateways.base import (  # noqa: E402
     WebhookSignatureInvalid,
 )
 from payments.gateways.stripe import StripeGateway  # noqa: E402
+from tests.integration.conftest import LocalStripe  # noqa: E402
 
 WEBHOOK_SECRET = "whsec_localstripe_test"
 API_KEY = "sk_test_localstripe"
-BOOT_TIMEOUT = 20.0
 WEBHOOK_TIMEOUT = 15.0
-
-# localstripe's app on loopback only, its state in memory only (no /tmp/localstripe.pickle).
-LAUNCH = """
-import sys
-from aiohttp import web
-import localstripe.resources
-import localstripe.server
-localstripe.resources.Store.dump_to_disk = lambda self: None
-web.run_app(localstripe.server.app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
-"""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _http(method: str, url: str, data: dict[str, str] | None = None) -> int:
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    request = urllib.request.Request(url, data=body, method=method)
-    with urllib.request.urlopen(request, timeout=2) as response:
-        return int(response.status)
-
-
-@dataclass
-class LocalStripe:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def register_webhook(self, name: str, url: str, secret: str) -> None:
-        """localstripe's own endpoint: deliver every event, signed with `secret`, to `url`."""
-        assert _http("POST", f"{self.url}/_config/webhooks/{name}", {"url": url, "secret": secret})
-        assert url.startswith("http://127.0.0.1:")
-
-
-def _start(log_path: Path) -> LocalStripe:
-    port = _free_port()
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = LocalStripe(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
-    deadline = time.monotonic() + BOOT_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"localstripe exited with {process.returncode}:\n{server.log()}")
-        try:
-            # Answers once the app serves; also the `--from-scratch` of its CLI.
-            if _http("DELETE", f"{server.url}/_config/data") == 200:
-                return server
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            _stop(process)
-            raise RuntimeError(f"localstripe not answering after {BOOT_TIMEOUT} s:\n{server.log()}")
-        time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by PID (aiohttp shuts down cleanly), SIGKILL if it is still there after 10 s."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
-    log_path = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
-    for attempt in range(3):  # the free port may be taken between probing and binding
-        try:
-            server = _start(log_path)
-            break
-        except RuntimeError:
-            if attempt == 2:
-                raise
-    try:
-        yield server
-    finally:
-        _stop(server.process)
 
 
 @dataclass
@@ -460,3 +358,71 @@ def test_delivered_webhooks_do_not_verify_with_another_secret(gateway, webhooks,
         get_gateway().construct_event(payload=delivery.body, signature=delivery.signature)
     with pytest.raises(WebhookSignatureInvalid):
         gateway.construct_event(payload=delivery.body + b" ", signature=delivery.signature)
+
+
+# The escrow services end to end on localstripe: funding without a payment method,
+# then confirming that same intent (Stripe.js's path, done server-side), and a refund.
+
+
+@pytest.fixture
+def stripe_escrow(db, gateway, settings):  # type: ignore[no-untyped-def]
+    from payments.services.escrow import escrow_create
+    from tests.factories import CompanyMemberFactory, StudentFactory
+
+    settings.COMPANY_FEE_BPS = 500
+    settings.STUDENT_COMMISSION_BPS = 1000
+    member = CompanyMemberFactory()
+    escrow = escrow_create(
+        reference=f"itest:{uuid.uuid4().hex[:8]}",
+        company=member.company_membership.company,
+        payee=StudentFactory(),
+        amount_cents=10_000,
+        currency="EUR",
+    )
+    return escrow, member
+
+
+def test_escrow_funded_without_then_with_a_card_confirms_one_intent(
+    gateway, stripe_escrow, stripe_client
+):
+    from payments.models import Escrow, LedgerTransaction
+    from payments.services.escrow import escrow_fund, escrow_refund
+
+    escrow, member = stripe_escrow
+
+    waiting = escrow_fund(escrow_id=escrow.pk, actor=member)
+    again = escrow_fund(escrow_id=escrow.pk, actor=member)
+    # (A declined confirmation then a second one on the same intent is Stripe's documented
+    # retry, pinned in tests/payments/test_escrow_stripe.py: localstripe keeps such an
+    # intent's failed charge and refuses to confirm it again.)
+    paid = escrow_fund(escrow_id=escrow.pk, actor=member, payment_method="pm_card_visa")
+
+    assert waiting.status == "requires_payment_method"
+    assert (again.status, again.client_secret) == (waiting.status, waiting.client_secret)
+    assert paid.status == "succeeded"
+    escrow.refresh_from_db()
+    assert escrow.status == Escrow.Status.FUNDED
+    assert escrow.funding_attempts == 0
+    assert escrow.payment_intent_id == waiting.escrow.payment_intent_id
+    intents = [
+        pi
+        for pi in stripe_client.v1.payment_intents.list({"limit": 100}).auto_paging_iter()
+        if pi.metadata.to_dict().get("reference") == escrow.reference
+    ]
+    assert [(pi.id, pi.status, pi.amount) for pi in intents] == [
+        (escrow.payment_intent_id, "succeeded", 10_500)
+    ]
+    assert stripe_client.v1.charges.retrieve(escrow.charge_id).amount == 10_500
+    # localstripe charges no fee: no gateway_fee transaction.
+    assert not LedgerTransaction.objects.filter(kind=LedgerTransaction.Kind.GATEWAY_FEE).exists()
+
+    escrow_refund(escrow_id=escrow.pk, actor=member)
+
+    escrow.refresh_from_db()
+    refund = gateway.retrieve_refund(refund_id=escrow.refund_id)
+    assert refund is not None
+    assert (refund.amount, refund.payment_intent, refund.status) == (
+        10_500,
+        escrow.payment_intent_id,
+        "succeeded",
+    )

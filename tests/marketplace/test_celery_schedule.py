@@ -17,6 +17,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 EXPECTED = {
+    "refresh-payout-accounts": (
+        "payments.tasks.refresh_payout_accounts_task",
+        crontab(minute=45),
+    ),
     "auto-release-due-milestones": (
         "projects.tasks.auto_release_due_milestones_task",
         crontab(minute=0),
@@ -34,6 +38,7 @@ EXPECTED = {
         crontab(hour=2, minute=30),
     ),
     "reconcile-ledger": ("payments.tasks.reconcile_ledger_task", crontab(hour=3, minute=0)),
+    "reveal-reviews": ("projects.review_tasks.reveal_reviews_task", crontab(minute=30)),
 }
 
 

@@ -16,7 +16,16 @@ from django.utils.html import escape
 from marketplace.models import Notification, OutboundEmail, User
 from marketplace.money import Money
 from marketplace.notifications import message_render, notify
-from projects.models import Bid, Contract, Delivery, Milestone
+from projects.models import (
+    Bid,
+    Contract,
+    Delivery,
+    Message,
+    Milestone,
+    Review,
+    ReviewReply,
+    Thread,
+)
 from schools.models import EnrolmentVerification
 from tests.factories import (
     ProjectFactory,
@@ -401,6 +410,29 @@ def dispute_resolved(w):
     )
 
 
+def contract_cancelled(w):
+    url = f"/api/v1/contracts/{w.contract.pk}/"
+    return Case(
+        user=w.student,
+        context={
+            "contract": w.contract,
+            "project": w.project,
+            "reason": "Our budget was cut for this quarter.",
+            "refunded": money(94_500),
+            "url": url,
+        },
+        facts=[
+            "Brand identity for a bakery",
+            "Boulangerie Lemaire",
+            f"{w.contract.pk}",
+            "Our budget was cut for this quarter.",
+            "945.00 EUR",
+        ],
+        words={"en": "cancelled", "fr": "annulé"},
+        link=SITE + url,
+    )
+
+
 def transfer_failed(w):
     admin_url = "/admin/payments/escrow/7/change/"
     return Case(
@@ -473,6 +505,303 @@ def reconciliation_report_all_matched(w):
     return case
 
 
+def _review(w, **fields):
+    return Review(
+        contract=w.contract,
+        role=fields.pop("role", Review.Role.COMPANY_TO_STUDENT),
+        author=fields.pop("author", w.member),
+        rating=4,
+        quality=5,
+        communication=3,
+        deadlines=4,
+        **fields,
+    )
+
+
+def review_waiting(w):
+    url = f"/api/v1/contracts/{w.contract.pk}/reviews/"
+    return Case(
+        user=w.student,
+        context={
+            "project": w.project,
+            "closes_on": dt.date(2026, 6, 1),
+            "reviewer_is_company": True,
+            "url": url,
+        },
+        facts=["Brand identity for a bakery"],
+        words={"en": "double-blind", "fr": "double aveugle"},
+        link=SITE + url,
+        by_language={"en": ["1 June 2026", "The company"], "fr": ["1er juin 2026", "L’entreprise"]},
+    )
+
+
+def review_received(w):
+    url = f"/api/v1/contracts/{w.contract.pk}/reviews/"
+    review = _review(w, comment="Clear sketches, always on time.")
+    return Case(
+        user=w.student,
+        context={"project": w.project, "review": review, "reviewer_is_company": True, "url": url},
+        facts=[
+            "Brand identity for a bakery",
+            "4/5",
+            "5/5",
+            "3/5",
+            "Clear sketches, always on time.",
+        ],
+        words={"en": "reviewed", "fr": "avis"},
+        link=SITE + url,
+    )
+
+
+def review_received_from_a_student_without_comment(w):
+    case = review_received(w)
+    case.user = w.member
+    case.context["review"] = _review(
+        w, role=Review.Role.STUDENT_TO_COMPANY, author=w.student, comment=""
+    )
+    case.context["reviewer_is_company"] = False
+    case.facts = ["Brand identity for a bakery", "4/5"]
+    case.by_language = {"en": ["The student"], "fr": ["L’étudiant"]}
+    return case
+
+
+def review_reply(w):
+    url = f"/api/v1/contracts/{w.contract.pk}/reviews/"
+    reply = ReviewReply(review=_review(w), author=w.student, body="Thank you, it was a pleasure.")
+    return Case(
+        user=w.member,
+        context={"project": w.project, "reply": reply, "url": url},
+        facts=["Brand identity for a bakery", "Élodie Martin", "Thank you, it was a pleasure."],
+        words={"en": "answered", "fr": "répondu"},
+        link=SITE + url,
+    )
+
+
+def _message(w, author, body):
+    return Message(thread=Thread(project=w.project, student=w.student), author=author, body=body)
+
+
+def message_received(w):
+    url = f"/api/v1/contracts/{w.contract.pk}/messages/"
+    return Case(
+        user=w.member,
+        context={
+            "project": w.project,
+            "message": _message(w, w.student, "The sketches are in the shared folder."),
+            "author_name": "Élodie Martin",
+            "attachments": 2,
+            "url": url,
+        },
+        facts=["Brand identity for a bakery", "Élodie Martin", "shared folder", "2"],
+        words={"en": "wrote to you", "fr": "vous a écrit"},
+        link=SITE + url,
+        by_language={"en": ["2 attached files"], "fr": ["2 fichiers joints"]},
+    )
+
+
+def question_received(w):
+    url = f"/api/v1/projects/{w.project.pk}/questions/"
+    return Case(
+        user=w.member,
+        context={
+            "project": w.project,
+            "message": _message(w, w.student, "Do you already have a colour palette?"),
+            "author_name": "Élodie",
+            "attachments": 0,
+            "url": url,
+        },
+        facts=["Brand identity for a bakery", "Élodie", "colour palette"],
+        words={"en": "has a question", "fr": "pose une question"},
+        link=SITE + url,
+    )
+
+
+def question_answered(w):
+    url = f"/api/v1/projects/{w.project.pk}/questions/"
+    return Case(
+        user=w.student,
+        context={
+            "project": w.project,
+            "message": _message(w, w.member, "Yes: warm browns and cream."),
+            "author_name": "Hugo",
+            "attachments": 1,
+            "url": url,
+        },
+        facts=["Brand identity for a bakery", "Hugo", "warm browns and cream"],
+        words={"en": "answered you", "fr": "vous a répondu"},
+        link=SITE + url,
+        by_language={"en": ["1 attached file)"], "fr": ["1 fichier joint)"]},
+    )
+
+
+# Stripe events (projects.payment_notices).
+
+
+def payment_failed(w):
+    url = f"/api/v1/contracts/{w.contract.pk}/"
+    return Case(
+        user=w.member,
+        context={
+            "milestone": w.milestone,
+            "project": w.project,
+            "amount": money(94_500),
+            "decline_code": "insufficient_funds",
+            "url": url,
+        },
+        facts=["Logo sketches", "Brand identity for a bakery", "945.00 EUR", "insufficient_funds"],
+        words={"en": "was declined", "fr": "a été refusé"},
+        link=SITE + url,
+    )
+
+
+def payout_failed(w):
+    url = "https://connect.stripe.com/express_login"
+    return Case(
+        user=w.student,
+        context={"amount": money(81_000), "failure_code": "account_closed", "url": url},
+        facts=["810.00 EUR", "account_closed"],
+        words={"en": "bank details", "fr": "coordonnées bancaires"},
+        link=url,
+    )
+
+
+def payout_failed_staff(w):
+    admin_url = "/admin/payments/payoutaccount/3/change/"
+    return Case(
+        user=w.staff,
+        context={
+            "student_email": "elodie@example.com",
+            "account_id": "acct_1Elodie",
+            "payout_id": "po_1Bank",
+            "amount": money(81_000),
+            "failure_code": "account_closed",
+            "admin_url": admin_url,
+        },
+        facts=["acct_1Elodie", "po_1Bank", "810.00 EUR", "account_closed"],
+        words={"en": "refused payout", "fr": "a refusé le versement"},
+        link=SITE + admin_url,
+    )
+
+
+def _chargeback_context(**fields):
+    return {
+        "escrow_reference": "contract:4:milestone:1",
+        "dispute_id": "dp_1Fraud",
+        "amount": money(94_500),
+        "reason": "fraudulent",
+        "funds_held": True,
+        "admin_url": "/admin/payments/chargeback/2/change/",
+        **fields,
+    }
+
+
+def chargeback_opened(w):
+    return Case(
+        user=w.staff,
+        context=_chargeback_context(),
+        facts=["contract:4:milestone:1", "dp_1Fraud", "945.00 EUR", "fraudulent"],
+        words={"en": "frozen until the bank decides", "fr": "gelé jusqu’à la décision"},
+        link=SITE + "/admin/payments/chargeback/2/change/",
+    )
+
+
+def chargeback_opened_after_payout(w):
+    case = chargeback_opened(w)
+    case.context["funds_held"] = False
+    case.words = {"en": "the platform bears the loss", "fr": "la perte est pour la plateforme"}
+    return case
+
+
+def chargeback_closed(w):
+    return Case(
+        user=w.staff,
+        context=_chargeback_context(won=True, escrow_status="funded"),
+        facts=["contract:4:milestone:1", "dp_1Fraud", "945.00 EUR", "funded"],
+        words={"en": "it was won", "fr": "il est gagné"},
+        link=SITE + "/admin/payments/chargeback/2/change/",
+    )
+
+
+def chargeback_closed_lost_held(w):
+    case = chargeback_closed(w)
+    case.context.update(won=False, escrow_status="refunded")
+    case.facts = ["contract:4:milestone:1", "refunded"]
+    case.words = {"en": "went back to the company", "fr": "retourné à l’entreprise"}
+    return case
+
+
+def chargeback_closed_lost_after_payout(w):
+    case = chargeback_closed(w)
+    case.context.update(won=False, funds_held=False, escrow_status="released")
+    case.facts = ["contract:4:milestone:1", "platform:chargebacks"]
+    case.words = {"en": "the platform bears the loss", "fr": "la perte est pour la plateforme"}
+    return case
+
+
+def transfer_reversed(w):
+    admin_url = "/admin/payments/escrow/7/change/"
+    return Case(
+        user=w.staff,
+        context={
+            "escrow_reference": "contract:4:milestone:1",
+            "transfer_id": "tr_1Back",
+            "amount": money(30_000),
+            "admin_url": admin_url,
+        },
+        facts=["contract:4:milestone:1", "tr_1Back", "300.00 EUR", "platform:reversals"],
+        words={"en": "was reversed", "fr": "ont été repris"},
+        link=SITE + admin_url,
+    )
+
+
+def refunded_outside(w):
+    admin_url = "/admin/payments/escrow/7/change/"
+    return Case(
+        user=w.staff,
+        context={
+            "escrow_reference": "contract:4:milestone:1",
+            "amount": money(94_500),
+            "refund_id": "re_1Dashboard",
+            "admin_url": admin_url,
+        },
+        facts=["contract:4:milestone:1", "945.00 EUR", "re_1Dashboard"],
+        words={"en": "outside the platform", "fr": "hors de la plateforme"},
+        link=SITE + admin_url,
+    )
+
+
+def stripe_event_failed(w):
+    admin_url = "/admin/payments/stripeevent/12/change/"
+    return Case(
+        user=w.staff,
+        context={
+            "event_id": "evt_1Mismatch",
+            "event_type": "payment_intent.succeeded",
+            "error": "pi_1 charged 99 EUR, but escrow contract:4:milestone:1 is for 94500 EUR",
+            "attempts": 2,
+            "admin_url": admin_url,
+        },
+        facts=["evt_1Mismatch", "payment_intent.succeeded", "charged 99 EUR", "2"],
+        words={"en": "could not be processed", "fr": "n’a pas pu être traité"},
+        link=SITE + admin_url,
+    )
+
+
+STRIPE_EVENT_CASES = {
+    "payment_failed": payment_failed,
+    "payout_failed": payout_failed,
+    "payout_failed_staff": payout_failed_staff,
+    "chargeback_opened": chargeback_opened,
+    "chargeback_opened:paid-out": chargeback_opened_after_payout,
+    "chargeback_closed": chargeback_closed,
+    "chargeback_closed:lost-held": chargeback_closed_lost_held,
+    "chargeback_closed:lost-paid-out": chargeback_closed_lost_after_payout,
+    "transfer_reversed": transfer_reversed,
+    "refunded_outside": refunded_outside,
+    "stripe_event_failed": stripe_event_failed,
+}
+
+
 CASES = {
     "verification_link": verification_link,
     "verification_decision": verification_verified,
@@ -494,16 +823,25 @@ CASES = {
     "money_released:automatic-waiting": money_released_automatically_waiting_for_payouts,
     "dispute_opened": dispute_opened,
     "dispute_resolved": dispute_resolved,
+    "contract_cancelled": contract_cancelled,
     "transfer_failed": transfer_failed,
     "transfer_failed:absolute-admin-url": transfer_failed_with_an_absolute_admin_url,
     "reconciliation_report": reconciliation_report,
     "reconciliation_report:all-matched": reconciliation_report_all_matched,
+    "review_waiting": review_waiting,
+    "review_received": review_received,
+    "review_received:student-no-comment": review_received_from_a_student_without_comment,
+    "review_reply": review_reply,
+    "message_received": message_received,
+    "question_received": question_received,
+    "question_answered": question_answered,
+    **STRIPE_EVENT_CASES,
 }
 
 
 def test_every_message_folder_has_both_languages_and_a_case():
     folders = sorted(p.name for p in EMAILS.iterdir() if p.is_dir())
-    assert len(folders) == 16
+    assert len(folders) == 31
     assert folders == sorted({name.split(":")[0] for name in CASES})
     for folder in folders:
         for lang in LANGUAGES:

@@ -1,0 +1,184 @@
+"""What people are told when Stripe reports something about their money (in-app and e-mail).
+
+Called by `projects.payment_events` inside the event's transaction; e-mails
+leave after commit. Keys name the Stripe object (event, payout, dispute), so a
+report delivered or processed twice is told once per recipient.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from marketplace.models import CompanyMembership, User
+from marketplace.money import Money
+from marketplace.notifications import notify
+from payments.models import Chargeback, Escrow, PayoutAccount, StripeEvent
+from projects.models import Milestone
+
+# Where a student of an Express account logs in to Stripe to change their bank details.
+STRIPE_EXPRESS_LOGIN_URL = "https://connect.stripe.com/express_login"
+
+
+def _money(cents: int, currency: str) -> str:
+    return Money(cents, currency).format()
+
+
+def _staff() -> QuerySet[User]:
+    return User.objects.filter(is_staff=True, is_active=True).order_by("pk")
+
+
+def _escrow_admin_url(escrow: Escrow) -> str:
+    return f"/admin/payments/escrow/{escrow.pk}/change/"
+
+
+def payment_failed(milestone: Milestone, *, decline_code: str, event_id: str) -> None:
+    """The company's payment for a milestone was declined: its members may try another card."""
+    contract = milestone.contract
+    url = f"/api/v1/contracts/{contract.pk}/"
+    members = CompanyMembership.objects.select_related("user").filter(
+        company_id=contract.company_id, user__is_active=True
+    )
+    for member in (m.user for m in members):
+        notify(
+            user=member,
+            template="payment_failed",
+            key=f"payment-failed:{event_id}:{member.pk}",
+            context={
+                "milestone": milestone,
+                "project": contract.project,
+                "amount": _money(milestone.escrow.charge_cents, milestone.escrow.currency),
+                "decline_code": decline_code,
+                "url": url,
+            },
+            url=url,
+        )
+
+
+def payout_failed(
+    account: PayoutAccount, *, payout_id: str, amount_cents: int, currency: str, failure_code: str
+) -> None:
+    """The student's bank refused a payout from their Stripe account; staff are told too."""
+    amount = _money(amount_cents, currency)
+    notify(
+        user=account.user,
+        template="payout_failed",
+        key=f"payout-failed:{payout_id}:{account.user_id}",
+        context={"amount": amount, "failure_code": failure_code, "url": STRIPE_EXPRESS_LOGIN_URL},
+        url=STRIPE_EXPRESS_LOGIN_URL,
+    )
+    admin_url = f"/admin/payments/payoutaccount/{account.pk}/change/"
+    for admin in _staff():
+        notify(
+            user=admin,
+            template="payout_failed_staff",
+            key=f"payout-failed:{payout_id}:{admin.pk}",
+            context={
+                "student_email": account.user.email,
+                "account_id": account.account_id,
+                "payout_id": payout_id,
+                "amount": amount,
+                "failure_code": failure_code,
+                "admin_url": admin_url,
+            },
+            url=admin_url,
+        )
+
+
+def chargeback_opened(chargeback: Chargeback) -> None:
+    """Staff: a card dispute opened on an escrow's charge (frozen if the money was held)."""
+    admin_url = f"/admin/payments/chargeback/{chargeback.pk}/change/"
+    for admin in _staff():
+        notify(
+            user=admin,
+            template="chargeback_opened",
+            key=f"chargeback-opened:{chargeback.dispute_id}:{admin.pk}",
+            context={
+                "escrow_reference": chargeback.escrow.reference,
+                "dispute_id": chargeback.dispute_id,
+                "amount": _money(chargeback.amount_cents, chargeback.currency),
+                "reason": chargeback.reason or "unknown",
+                "funds_held": chargeback.funds_held,
+                "admin_url": admin_url,
+            },
+            url=admin_url,
+        )
+
+
+def chargeback_closed(chargeback: Chargeback) -> None:
+    """Staff: the bank decided a card dispute (won, or lost and by whom the money is borne)."""
+    admin_url = f"/admin/payments/chargeback/{chargeback.pk}/change/"
+    for admin in _staff():
+        notify(
+            user=admin,
+            template="chargeback_closed",
+            key=f"chargeback-closed:{chargeback.dispute_id}:{admin.pk}",
+            context={
+                "escrow_reference": chargeback.escrow.reference,
+                "escrow_status": chargeback.escrow.status,
+                "dispute_id": chargeback.dispute_id,
+                "amount": _money(chargeback.amount_cents, chargeback.currency),
+                "won": chargeback.status == Chargeback.Status.WON,
+                "funds_held": chargeback.funds_held,
+                "admin_url": admin_url,
+            },
+            url=admin_url,
+        )
+
+
+def transfer_reversed(escrow: Escrow, *, transfer_id: str, amount_cents: int) -> None:
+    """Staff: money was pulled back from a student's transfer."""
+    admin_url = _escrow_admin_url(escrow)
+    for admin in _staff():
+        notify(
+            user=admin,
+            template="transfer_reversed",
+            key=f"transfer-reversed:{transfer_id}:{amount_cents}:{admin.pk}",
+            context={
+                "escrow_reference": escrow.reference,
+                "transfer_id": transfer_id,
+                "amount": _money(amount_cents, escrow.currency),
+                "admin_url": admin_url,
+            },
+            url=admin_url,
+        )
+
+
+def refunded_outside(escrow: Escrow) -> None:
+    """Staff: an escrow's charge was refunded outside the platform, and that was recorded."""
+    admin_url = _escrow_admin_url(escrow)
+    for admin in _staff():
+        notify(
+            user=admin,
+            template="refunded_outside",
+            key=f"refunded-outside:{escrow.pk}:{admin.pk}",
+            context={
+                "escrow_reference": escrow.reference,
+                "amount": _money(escrow.charge_cents, escrow.currency),
+                "refund_id": escrow.refund_id,
+                "admin_url": admin_url,
+            },
+            url=admin_url,
+        )
+
+
+def stripe_event_failed(event: StripeEvent) -> None:
+    """Staff: a Stripe event could not be processed; it waits for them in the admin.
+
+    Told once per event: a redelivery or another attempt that fails again shows
+    in the admin (attempts, error), not in more e-mails.
+    """
+    admin_url = f"/admin/payments/stripeevent/{event.pk}/change/"
+    for admin in _staff():
+        notify(
+            user=admin,
+            template="stripe_event_failed",
+            key=f"stripe-event-failed:{event.event_id}:{admin.pk}",
+            context={
+                "event_id": event.event_id,
+                "event_type": event.type,
+                "error": event.error,
+                "attempts": event.attempts,
+                "admin_url": admin_url,
+            },
+            url=admin_url,
+        )
