@@ -128,11 +128,17 @@ class EscrowLedgerLegs:
     `charged`: the escrow account's debits in funding transactions;
     `transferred`: the net of the payee's (`student:`) entries;
     `refunded`: the net of the company's entries outside funding transactions.
+    Lost chargebacks and transfer reversals are left out: the bank and Stripe
+    moved that money, so the gateway has no refund or transfer of ours to
+    compare it with (Stripe keeps a reversal on the transfer, `amount` unchanged).
     """
 
     charged: int = 0
     transferred: int = 0
     refunded: int = 0
+
+
+NOT_GATEWAY_OBJECTS = (LedgerTransaction.Kind.CHARGEBACK, LedgerTransaction.Kind.REVERSAL)
 
 
 def ledger_legs_by_escrow(*, escrow_ids: Iterable[int]) -> dict[int, EscrowLedgerLegs]:
@@ -148,6 +154,8 @@ def ledger_legs_by_escrow(*, escrow_ids: Iterable[int]) -> dict[int, EscrowLedge
             row["transaction__escrow_id"], {"charged": 0, "transferred": 0, "refunded": 0}
         )
         account, kind, total = row["account"], row["transaction__kind"], row["total"]
+        if kind in NOT_GATEWAY_OBJECTS:
+            continue
         if kind == LedgerTransaction.Kind.FUNDING and account == "escrow":
             leg["charged"] += total
         elif account.startswith("student:"):

@@ -427,3 +427,41 @@ def test_ledger_balances_are_for_staff_only(client):
     client.force_login(UserFactory())
     response = client.get("/admin/payments/ledgerentry/balances/")
     assert response.status_code == 302
+
+
+def test_lost_chargebacks_and_reversals_are_not_differences(books):
+    from payments.services.chargebacks import (
+        chargeback_close,
+        chargeback_open,
+        escrow_record_transfer_reversal,
+    )
+    from payments.selectors import ledger_unbalanced_transactions
+
+    held, released = books["held"], books["released"]
+    chargeback_open(
+        escrow_id=held.pk,
+        dispute_id="dp_held",
+        charge_id=held.charge_id,
+        amount_cents=held.charge_cents,
+        currency=held.currency,
+        reason="fraudulent",
+    )
+    chargeback_close(dispute_id="dp_held", won=False)
+    chargeback_open(
+        escrow_id=released.pk,
+        dispute_id="dp_paid",
+        charge_id=released.charge_id,
+        amount_cents=released.charge_cents,
+        currency=released.currency,
+        reason="fraudulent",
+    )
+    chargeback_close(dispute_id="dp_paid", won=False)
+    escrow_record_transfer_reversal(
+        escrow_id=released.pk,
+        transfer_id=released.transfer_id,
+        amount_reversed=1_000,
+        currency=released.currency,
+    )
+    run = ledger_reconcile()
+    assert _diffs(run) == []
+    assert ledger_unbalanced_transactions() == []
