@@ -430,12 +430,12 @@ def test_ledger_balances_are_for_staff_only(client):
 
 
 def test_lost_chargebacks_and_reversals_are_not_differences(books):
+    from payments.selectors import ledger_unbalanced_transactions
     from payments.services.chargebacks import (
         chargeback_close,
         chargeback_open,
         escrow_record_transfer_reversal,
     )
-    from payments.selectors import ledger_unbalanced_transactions
 
     held, released = books["held"], books["released"]
     chargeback_open(
