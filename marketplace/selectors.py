@@ -42,3 +42,17 @@ def notification_unread_count(*, user: User) -> int:
 def notification_keys_existing(*, keys: Iterable[str]) -> set[str]:
     """Which of these event keys were told already (a notification with that key exists)."""
     return set(Notification.objects.filter(key__in=list(keys)).values_list("key", flat=True))
+
+
+def company_members(*, company_id: int) -> list[User]:
+    """The active members of a company (who are told about its briefs and contracts)."""
+    return list(
+        User.objects.filter(company_membership__company_id=company_id, is_active=True).order_by(
+            "pk"
+        )
+    )
+
+
+def staff_users() -> QuerySet[User]:
+    """Active staff, who are told about failures and differences."""
+    return User.objects.filter(is_staff=True, is_active=True).order_by("pk")

@@ -17,18 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marketplace.models import CompanyMembership, User
+from marketplace.models import User
 from marketplace.notifications import notify
+from marketplace.selectors import company_members
 from projects.models import Contract, Message, Project, Review, ReviewReply, ThreadRead
-
-
-def _company_members(company_id: int) -> list[User]:
-    return [
-        m.user
-        for m in CompanyMembership.objects.select_related("user").filter(
-            company_id=company_id, user__is_active=True
-        )
-    ]
 
 
 def _reviews_url(contract: Contract) -> str:
@@ -39,7 +31,7 @@ def _subjects(review: Review) -> list[User]:
     contract = review.contract
     if review.role == Review.Role.COMPANY_TO_STUDENT:
         return [contract.student]
-    return _company_members(contract.company_id)
+    return company_members(company_id=contract.company_id)
 
 
 def review_waiting(review: Review, *, closes_at: dt.datetime) -> None:
@@ -92,7 +84,7 @@ def review_replied(review: Review, reply: ReviewReply) -> None:
 def _recipients(message: Message, project: Project) -> list[User]:
     thread = message.thread
     if message.author_id == thread.student_id:
-        return _company_members(project.company_id)
+        return company_members(company_id=project.company_id)
     return [thread.student] if thread.student.is_active else []
 
 

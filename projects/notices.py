@@ -11,23 +11,15 @@ import datetime as dt
 
 from django.conf import settings
 
-from marketplace.models import CompanyMembership, User
+from marketplace.models import User
 from marketplace.money import Money
 from marketplace.notifications import notify
+from marketplace.selectors import company_members
 from projects.models import Bid, Contract, Delivery, Dispute, Milestone, Project
 
 
 def _money(cents: int, currency: str) -> str:
     return Money(cents, currency).format()
-
-
-def _company_members(company_id: int) -> list[User]:
-    return [
-        m.user
-        for m in CompanyMembership.objects.select_related("user").filter(
-            company_id=company_id, user__is_active=True
-        )
-    ]
 
 
 def _contract_url(contract: Contract) -> str:
@@ -36,7 +28,7 @@ def _contract_url(contract: Contract) -> str:
 
 def bid_submitted(bid: Bid) -> None:
     project = bid.project
-    for member in _company_members(project.company_id):
+    for member in company_members(company_id=project.company_id):
         notify(
             user=member,
             template="bid_submitted",
@@ -97,7 +89,7 @@ def delivery_submitted(milestone: Milestone, delivery: Delivery) -> None:
     contract = milestone.contract
     days = settings.AUTO_RELEASE_DAYS
     due = (delivery.created_at + dt.timedelta(days=days)).date()
-    for member in _company_members(contract.company_id):
+    for member in company_members(company_id=contract.company_id):
         notify(
             user=member,
             template="delivery_submitted",
@@ -155,7 +147,7 @@ def money_released(milestone: Milestone, *, automatic: bool) -> None:
 
 
 def _dispute_parties(contract: Contract) -> list[User]:
-    return [contract.student, *_company_members(contract.company_id)]
+    return [contract.student, *company_members(company_id=contract.company_id)]
 
 
 def dispute_opened(dispute: Dispute) -> None:

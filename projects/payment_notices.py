@@ -7,11 +7,9 @@ report delivered or processed twice is told once per recipient.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-
-from marketplace.models import CompanyMembership, User
 from marketplace.money import Money
 from marketplace.notifications import notify
+from marketplace.selectors import company_members, staff_users
 from payments.models import Chargeback, Escrow, PayoutAccount, StripeEvent
 from projects.models import Milestone
 
@@ -23,10 +21,6 @@ def _money(cents: int, currency: str) -> str:
     return Money(cents, currency).format()
 
 
-def _staff() -> QuerySet[User]:
-    return User.objects.filter(is_staff=True, is_active=True).order_by("pk")
-
-
 def _escrow_admin_url(escrow: Escrow) -> str:
     return f"/admin/payments/escrow/{escrow.pk}/change/"
 
@@ -35,10 +29,7 @@ def payment_failed(milestone: Milestone, *, decline_code: str, event_id: str) ->
     """The company's payment for a milestone was declined: its members may try another card."""
     contract = milestone.contract
     url = f"/api/v1/contracts/{contract.pk}/"
-    members = CompanyMembership.objects.select_related("user").filter(
-        company_id=contract.company_id, user__is_active=True
-    )
-    for member in (m.user for m in members):
+    for member in company_members(company_id=contract.company_id):
         notify(
             user=member,
             template="payment_failed",
@@ -67,7 +58,7 @@ def payout_failed(
         url=STRIPE_EXPRESS_LOGIN_URL,
     )
     admin_url = f"/admin/payments/payoutaccount/{account.pk}/change/"
-    for admin in _staff():
+    for admin in staff_users():
         notify(
             user=admin,
             template="payout_failed_staff",
@@ -87,7 +78,7 @@ def payout_failed(
 def chargeback_opened(chargeback: Chargeback) -> None:
     """Staff: a card dispute opened on an escrow's charge (frozen if the money was held)."""
     admin_url = f"/admin/payments/chargeback/{chargeback.pk}/change/"
-    for admin in _staff():
+    for admin in staff_users():
         notify(
             user=admin,
             template="chargeback_opened",
@@ -107,7 +98,7 @@ def chargeback_opened(chargeback: Chargeback) -> None:
 def chargeback_closed(chargeback: Chargeback) -> None:
     """Staff: the bank decided a card dispute (won, or lost and by whom the money is borne)."""
     admin_url = f"/admin/payments/chargeback/{chargeback.pk}/change/"
-    for admin in _staff():
+    for admin in staff_users():
         notify(
             user=admin,
             template="chargeback_closed",
@@ -128,7 +119,7 @@ def chargeback_closed(chargeback: Chargeback) -> None:
 def transfer_reversed(escrow: Escrow, *, transfer_id: str, amount_cents: int) -> None:
     """Staff: money was pulled back from a student's transfer."""
     admin_url = _escrow_admin_url(escrow)
-    for admin in _staff():
+    for admin in staff_users():
         notify(
             user=admin,
             template="transfer_reversed",
@@ -146,7 +137,7 @@ def transfer_reversed(escrow: Escrow, *, transfer_id: str, amount_cents: int) ->
 def refunded_outside(escrow: Escrow) -> None:
     """Staff: an escrow's charge was refunded outside the platform, and that was recorded."""
     admin_url = _escrow_admin_url(escrow)
-    for admin in _staff():
+    for admin in staff_users():
         notify(
             user=admin,
             template="refunded_outside",
@@ -168,7 +159,7 @@ def stripe_event_failed(event: StripeEvent) -> None:
     in the admin (attempts, error), not in more e-mails.
     """
     admin_url = f"/admin/payments/stripeevent/{event.pk}/change/"
-    for admin in _staff():
+    for admin in staff_users():
         notify(
             user=admin,
             template="stripe_event_failed",

@@ -47,7 +47,7 @@ from django.utils import timezone
 from marketplace.errors import NotFound, StateConflict, ValidationFailed
 from payments.models import Chargeback, Escrow, EscrowEvent, LedgerTransaction
 from payments.selectors import ledger_escrow_account_total, ledger_escrow_refunds_total
-from payments.services.escrow import escrow_freeze
+from payments.services.escrow import escrow_book_full_refund, escrow_freeze
 from payments.services.ledger import (
     ESCROW_ACCOUNT,
     company_account,
@@ -275,18 +275,7 @@ def escrow_record_external_refund(
     _transition(escrow, S.REFUNDED, note=f"refunded outside the platform {refund_id}".strip())
     if refund_id:
         escrow.refund_id = refund_id
-    escrow.settled_at = timezone.now()
-    escrow.save(update_fields=["status", "refund_id", "settled_at"])
-    ledger_post(
-        kind=LedgerTransaction.Kind.REFUND,
-        currency=escrow.currency,
-        escrow=escrow,
-        memo=f"{escrow.reference} refunded outside the platform",
-        entries=[
-            (ESCROW_ACCOUNT, -escrow.charge_cents),
-            (company_account(escrow.company_id), escrow.charge_cents),
-        ],
-    )
+    escrow_book_full_refund(escrow=escrow, memo=f"{escrow.reference} refunded outside the platform")
     logger.warning("escrow.refunded_externally", extra={"escrow_id": escrow.pk})
     return True
 

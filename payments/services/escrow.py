@@ -46,9 +46,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.errors import DomainError, StateConflict, TransientError, ValidationFailed
-from marketplace.models import Company, User
+from marketplace.models import Company
 from marketplace.money import SUPPORTED_CURRENCIES, amount_check, bps_of
 from marketplace.notifications import notify
+from marketplace.selectors import staff_users
 from payments.gateways import get_gateway
 from payments.gateways.base import (
     IdempotencyConflict,
@@ -387,7 +388,7 @@ def _send_transfer(escrow: Escrow, account: PayoutAccount, amount: int) -> bool:
 
 
 def _alert_staff_transfer_failed(escrow: Escrow) -> None:
-    for admin in User.objects.filter(is_staff=True, is_active=True):
+    for admin in staff_users():
         notify(
             user=admin,
             template="transfer_failed",
@@ -497,20 +498,29 @@ def escrow_refund(*, escrow_id: int, actor: AbstractBaseUser | None, note: str =
         idempotency_key=f"escrow-{escrow.pk}-refund",
     )
     _transition(escrow, S.REFUNDED, actor=actor, note=note)
+    escrow_book_full_refund(escrow=escrow, memo=f"{escrow.reference} refunded")
+    logger.info("escrow.refunded", extra={"escrow_id": escrow.pk})
+    return escrow
+
+
+def escrow_book_full_refund(*, escrow: Escrow, memo: str) -> LedgerTransaction:
+    """Record that the whole charge went back to the company: settle the row, post the refund.
+
+    The caller holds the escrow's row lock and moved its status to `refunded`.
+    Ledger: `escrow` −charge, `company:<id>` +charge.
+    """
     escrow.settled_at = timezone.now()
     escrow.save(update_fields=["status", "refund_id", "settled_at"])
-    ledger_post(
+    return ledger_post(
         kind=LedgerTransaction.Kind.REFUND,
         currency=escrow.currency,
         escrow=escrow,
-        memo=f"{escrow.reference} refunded",
+        memo=memo,
         entries=[
             (ESCROW_ACCOUNT, -escrow.charge_cents),
             (company_account(escrow.company_id), escrow.charge_cents),
         ],
     )
-    logger.info("escrow.refunded", extra={"escrow_id": escrow.pk})
-    return escrow
 
 
 @transaction.atomic

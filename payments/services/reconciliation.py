@@ -37,8 +37,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.models import User
 from marketplace.notifications import notify
+from marketplace.selectors import staff_users
 from payments.gateways import get_gateway
 from payments.gateways.base import PaymentGateway
 from payments.models import Escrow, ReconciliationRun
@@ -257,7 +257,7 @@ def _notify_staff(run: ReconciliationRun) -> None:
         "checked": run.checked,
     }
     url = f"/admin/payments/reconciliationrun/{run.pk}/change/"
-    for admin in User.objects.filter(is_staff=True, is_active=True).order_by("pk"):
+    for admin in staff_users():
         notify(
             user=admin,
             template="reconciliation_report",
