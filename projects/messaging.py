@@ -46,6 +46,8 @@ from projects import conversation_notices as notices
 from projects.files import StoredFiles, attachments_create, uploads_check
 from projects.models import Contract, Dispute, Message, Project, Thread, ThreadRead
 from projects.permissions import is_company_member_of
+from projects.selectors import project_visible_to
+from schools.selectors import verification_active_for
 
 logger = logging.getLogger(__name__)
 
@@ -234,14 +236,16 @@ def _is_participant(user: User, thread: Thread, project: Project) -> bool:
 
 
 def _post(
-    *, thread: Thread, project: Project, by: User, body: str, files: Sequence[File]
+    *, project: Project, student_id: int, by: User, body: str, files: Sequence[File]
 ) -> Posted:
     body = body.strip()
     if not body and not files:
         raise ValidationFailed("Write a message or attach a file.", field="body")
     checked = uploads_check(uploads=files)
-    contract = thread_contract(thread=thread)
+    # The thread is made with its first message: a refused message leaves no empty thread.
     with StoredFiles(checked) as stored, transaction.atomic():
+        thread = _thread_get_or_create(project=project, student_id=student_id)
+        contract = thread_contract(thread=thread)
         message = Message.objects.create(thread=thread, author=by, body=body)
         attachments_create(stored=stored, by=by, message=message)
         ThreadRead.objects.update_or_create(
@@ -288,27 +292,28 @@ def contract_message_post(
     project = contract.project
     if not (contract.student_id == by.pk or is_company_member_of(by, contract.company_id)):
         raise PermissionDenied("Only the two parties of the contract write in its thread.")
-    thread = _thread_get_or_create(project=project, student_id=contract.student_id)
-    return _post(thread=thread, project=project, by=by, body=body, files=files)
+    return _post(project=project, student_id=contract.student_id, by=by, body=body, files=files)
 
 
 def question_ask(*, project_id: int, by: User, body: str, files: Sequence[File] = ()) -> Posted:
     """A student asks the company a question on an open brief (their thread is created once).
 
-    Raises PermissionDenied for a non-student, StateConflict when the brief is
-    not open (unless the student holds its contract), ValidationFailed as in
-    `contract_message_post`.
+    Only students verified today ask, on briefs they may see. Raises
+    PermissionDenied for a non-student or an unverified one, NotFound for a
+    brief out of sight, StateConflict when the brief is not open (unless the
+    student holds its contract), ValidationFailed as in `contract_message_post`.
     """
     if by.role != User.Role.STUDENT:
         raise PermissionDenied("Students ask questions; the company answers them in the thread.")
-    project = Project.objects.filter(pk=project_id).first()
+    project = project_visible_to(user=by).filter(pk=project_id).first()
     if project is None:
         raise NotFound("No such brief.")
     has_contract = Contract.objects.filter(project=project, student=by).exists()
+    if not has_contract and verification_active_for(user=by) is None:
+        raise PermissionDenied("Only verified students ask questions; ask your school first.")
     if project.status != Project.Status.OPEN and not has_contract:
         raise StateConflict(f"This brief is {project.status}; it takes no more questions.")
-    thread = _thread_get_or_create(project=project, student_id=by.pk)
-    return _post(thread=thread, project=project, by=by, body=body, files=files)
+    return _post(project=project, student_id=by.pk, by=by, body=body, files=files)
 
 
 def thread_message_post(
@@ -332,7 +337,7 @@ def thread_message_post(
         and thread_contract(thread=thread) is None
     ):
         raise StateConflict(f"This brief is {project.status}; it takes no more questions.")
-    return _post(thread=thread, project=project, by=by, body=body, files=files)
+    return _post(project=project, student_id=thread.student_id, by=by, body=body, files=files)
 
 
 def thread_mark_read(*, thread_id: int, by: User) -> ThreadRead:

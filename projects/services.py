@@ -714,8 +714,8 @@ def milestone_dispute(*, milestone_id: int, by: User, reason: str) -> Dispute:
     """Either party disputes a milestone whose money is held: it is frozen until staff settle.
 
     Raises PermissionDenied for anyone else, ValidationFailed (field `reason`)
-    without a reason, and StateConflict once the money left escrow or while a
-    dispute is already open.
+    without a reason, and StateConflict once the delivery was approved, the
+    money left escrow, or while a dispute is already open.
     """
     milestone = _locked_milestone(milestone_id)
     contract = milestone.contract
@@ -725,6 +725,9 @@ def milestone_dispute(*, milestone_id: int, by: User, reason: str) -> Dispute:
         raise ValidationFailed("Say what the dispute is about.", field="reason")
     if milestone.disputes.filter(status=Dispute.Status.OPEN).exists():
         raise StateConflict("A dispute is already open on this milestone.")
+    if milestone.work_status == W.APPROVED:
+        # Approval settles the work; the transfer may only wait for the student's account.
+        raise StateConflict("This delivery was approved; it can no longer be disputed.")
     escrow_freeze(escrow_id=milestone.escrow_id, actor=by, note=reason.strip())
     dispute = Dispute.objects.create(milestone=milestone, opened_by=by, reason=reason.strip())
     contract.status = Contract.Status.DISPUTED

@@ -138,8 +138,8 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
-# Sign-in and registration attempts per client address, e.g. "10/minute".
-AUTH_THROTTLE_RATE = env("AUTH_THROTTLE_RATE", default="10/minute")
+# Sign-in and registration attempts per client address, e.g. "30/minute".
+AUTH_THROTTLE_RATE = env("AUTH_THROTTLE_RATE", default="30/minute")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -160,6 +160,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # `<id:pk>` (marketplace.api.converters): a row id, at most the largest BIGINT.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    },
 }
 
 # Money rules (basis points, 1 bp = 0.01 %). The company pays amount + fee; the

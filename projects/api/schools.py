@@ -82,6 +82,17 @@ class SchoolStudentsApi(ListApi):
         return self.get_paginated_response(SchoolStudentOutput(_rows(page), many=True).data)
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """Text a spreadsheet will show, not run: a cell starting like a formula gets a `'` first.
+
+    Source: OWASP, "CSV Injection".
+    """
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
+
+
 class Echo:
     """A file-like object whose write returns the line, for streaming CSV."""
 
@@ -128,10 +139,10 @@ class SchoolStudentsExportApi(APIView):
                 yield writer.writerow(
                     [
                         v.student_id,
-                        v.student.first_name,
-                        v.student.last_name,
-                        v.school_email,
-                        v.program,
+                        csv_safe(v.student.first_name),
+                        csv_safe(v.student.last_name),
+                        csv_safe(v.school_email),
+                        csv_safe(v.program),
                         v.graduation_date.isoformat(),
                         v.decided_at.isoformat() if v.decided_at else "",
                         v.completed_contracts,  # type: ignore[attr-defined]

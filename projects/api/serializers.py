@@ -90,6 +90,11 @@ class MilestoneEventOutput(serializers.Serializer):
 class DisputeOutput(serializers.Serializer):
     id = serializers.IntegerField()
     milestone = serializers.IntegerField(source="milestone_id")
+    contract = serializers.IntegerField(source="milestone.contract_id")
+    held_cents = serializers.IntegerField(
+        source="milestone.escrow.charge_cents", help_text="what the split divides"
+    )
+    currency = serializers.CharField(source="milestone.currency")
     status = serializers.CharField()
     reason = serializers.CharField()
     opened_by = serializers.IntegerField(source="opened_by_id")

@@ -209,3 +209,19 @@ def test_attachments_and_bad_input(w, settings):  # type: ignore[no-untyped-def]
 def test_anonymous_gets_401(w, api):  # type: ignore[no-untyped-def]
     assert api.get(w.messages).status_code == 401
     assert api.post(w.questions, {"body": "x"}, format="json").status_code == 401
+
+
+def test_refused_questions_leave_no_empty_thread_and_unverified_students_cannot_ask(as_user):
+    from projects.models import Thread
+    from tests.factories import ProjectFactory, StudentFactory, VerifiedStudentFactory
+
+    brief = ProjectFactory()
+    verified = as_user(VerifiedStudentFactory())
+    res = verified.post(f"/api/v1/projects/{brief.pk}/questions/", {"body": ""}, format="json")
+    assert res.status_code == 400
+    assert not Thread.objects.exists()
+    res = as_user(StudentFactory()).post(
+        f"/api/v1/projects/{brief.pk}/questions/", {"body": "Hello"}, format="json"
+    )
+    assert res.status_code == 403
+    assert not Thread.objects.exists()

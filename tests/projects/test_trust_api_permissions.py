@@ -49,13 +49,14 @@ def w():  # type: ignore[no-untyped-def]
         )
         brief = open_brief(owner=owner)
         question = question_ask(project_id=brief.pk, by=student, body="Is it remote?")
+        other_student = VerifiedStudentFactory(verification__school=school)
     with time_machine.travel(NOW, tick=False):
         review = review_submit(contract_id=done.pk, by=owner, **STARS)
     users = {
         "owner": owner,
         "student": student,
         "rival": CompanyMemberFactory(),
-        "other_student": VerifiedStudentFactory(verification__school=school),
+        "other_student": other_student,
         "coordinator": CoordinatorFactory(school=school).user,
         "staff": UserFactory(role=User.Role.ADMIN, is_staff=True),
     }

