@@ -11,13 +11,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/projects"`.
 PYTEST_ARGS ?=
+# `make fuzz`: the seed and the examples per API operation (per role) of Schemathesis.
+FUZZ_SEED ?= 42
+FUZZ_EXAMPLES ?= 10
 # Worker processes of `make worker`.
 CONCURRENCY ?= 2
 # Where `make beat` remembers when each job last ran.
 BEAT_SCHEDULE_FILE ?= celerybeat-schedule
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo realdata test lint migrate worker beat clean
+.PHONY: help install demo realdata test fuzz lint migrate worker beat clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,6 +61,9 @@ realdata: install ## Load the full real data (schools, skills, briefs) from DATA
 
 test: install ## Run the test suite (SQLite, or DATABASE_URL when set)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+fuzz: install ## Fuzz the API with Schemathesis as four roles on a throwaway server; fails on findings
+	$(BIN)/python scripts/fuzz_api.py --seed $(FUZZ_SEED) --max-examples $(FUZZ_EXAMPLES)
 
 lint: install ## ruff check + format check, import contracts, missing migrations
 	$(BIN)/ruff check .

@@ -21,6 +21,7 @@ class TokenObtainApi(TokenObtainPairView):
 
     throttle_classes = [AuthRateThrottle]
     throttle_scope = "auth"
+    error_statuses = (401,)  # a wrong e-mail or password, declared in the schema
 
 
 class TokenRefreshApi(TokenRefreshView):
@@ -28,3 +29,4 @@ class TokenRefreshApi(TokenRefreshView):
 
     throttle_classes = [AuthRateThrottle]
     throttle_scope = "auth"
+    error_statuses = (401,)  # an invalid or expired refresh token

@@ -1,9 +1,10 @@
 """Routes of `/api/v1/`: the public contract of DESIGN.md, plus a few more."""
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from marketplace.api import views as accounts
 from marketplace.api.auth import TokenObtainApi, TokenRefreshApi
+from marketplace.api.converters import IdConverter
 from projects.api import files as project_files
 from projects.api import messages as project_messages
 from projects.api import reviews as project_reviews
@@ -11,6 +12,8 @@ from projects.api import schools as school_work
 from projects.api import views as projects
 from projects.api import webhooks as stripe_webhooks
 from schools.api import views as schools
+
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("auth/register/", accounts.RegisterApi.as_view(), name="register"),
@@ -25,7 +28,7 @@ urlpatterns = [
         name="notification-read-all",
     ),
     path(
-        "notifications/<int:pk>/read/",
+        "notifications/<id:pk>/read/",
         accounts.NotificationReadApi.as_view(),
         name="notification-read",
     ),
@@ -44,7 +47,7 @@ urlpatterns = [
         name="stripe-connect-webhook",
     ),
     path("schools/", schools.SchoolListApi.as_view(), name="school-list"),
-    path("schools/<int:pk>/", schools.SchoolDetailApi.as_view(), name="school-detail"),
+    path("schools/<id:pk>/", schools.SchoolDetailApi.as_view(), name="school-detail"),
     path("verifications/", schools.VerificationListCreateApi.as_view(), name="verification-list"),
     path(
         "verifications/confirm/",
@@ -52,32 +55,32 @@ urlpatterns = [
         name="verification-confirm",
     ),
     path(
-        "verifications/<int:pk>/approve/",
+        "verifications/<id:pk>/approve/",
         schools.VerificationApproveApi.as_view(),
         name="verification-approve",
     ),
     path(
-        "verifications/<int:pk>/reject/",
+        "verifications/<id:pk>/reject/",
         schools.VerificationRejectApi.as_view(),
         name="verification-reject",
     ),
     path(
-        "verifications/<int:pk>/revoke/",
+        "verifications/<id:pk>/revoke/",
         school_work.VerificationRevokeApi.as_view(),
         name="verification-revoke",
     ),
     path(
-        "schools/<int:pk>/students/",
+        "schools/<id:pk>/students/",
         school_work.SchoolStudentsApi.as_view(),
         name="school-students",
     ),
     path(
-        "schools/<int:pk>/students/export/",
+        "schools/<id:pk>/students/export/",
         school_work.SchoolStudentsExportApi.as_view(),
         name="school-students-export",
     ),
     path(
-        "schools/<int:pk>/audit-trail/",
+        "schools/<id:pk>/audit-trail/",
         schools.SchoolAuditTrailApi.as_view(),
         name="school-audit-trail",
     ),
@@ -87,51 +90,43 @@ urlpatterns = [
         name="admin-coordinator-create",
     ),
     path("projects/", projects.ProjectListCreateApi.as_view(), name="project-list"),
-    path("projects/<int:pk>/", projects.ProjectDetailApi.as_view(), name="project-detail"),
-    path(
-        "projects/<int:pk>/publish/", projects.ProjectPublishApi.as_view(), name="project-publish"
-    ),
-    path("projects/<int:pk>/cancel/", projects.ProjectCancelApi.as_view(), name="project-cancel"),
-    path(
-        "projects/<int:pk>/matches/", projects.ProjectMatchesApi.as_view(), name="project-matches"
-    ),
-    path("projects/<int:pk>/bids/", projects.ProjectBidsApi.as_view(), name="project-bids"),
-    path("bids/<int:pk>/withdraw/", projects.BidWithdrawApi.as_view(), name="bid-withdraw"),
-    path("bids/<int:pk>/shortlist/", projects.BidShortlistApi.as_view(), name="bid-shortlist"),
-    path("bids/<int:pk>/reject/", projects.BidRejectApi.as_view(), name="bid-reject"),
-    path("bids/<int:pk>/accept/", projects.BidAcceptApi.as_view(), name="bid-accept"),
+    path("projects/<id:pk>/", projects.ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<id:pk>/publish/", projects.ProjectPublishApi.as_view(), name="project-publish"),
+    path("projects/<id:pk>/cancel/", projects.ProjectCancelApi.as_view(), name="project-cancel"),
+    path("projects/<id:pk>/matches/", projects.ProjectMatchesApi.as_view(), name="project-matches"),
+    path("projects/<id:pk>/bids/", projects.ProjectBidsApi.as_view(), name="project-bids"),
+    path("bids/<id:pk>/withdraw/", projects.BidWithdrawApi.as_view(), name="bid-withdraw"),
+    path("bids/<id:pk>/shortlist/", projects.BidShortlistApi.as_view(), name="bid-shortlist"),
+    path("bids/<id:pk>/reject/", projects.BidRejectApi.as_view(), name="bid-reject"),
+    path("bids/<id:pk>/accept/", projects.BidAcceptApi.as_view(), name="bid-accept"),
     path("contracts/", projects.ContractListApi.as_view(), name="contract-list"),
-    path("contracts/<int:pk>/", projects.ContractDetailApi.as_view(), name="contract-detail"),
+    path("contracts/<id:pk>/", projects.ContractDetailApi.as_view(), name="contract-detail"),
+    path("contracts/<id:pk>/ledger/", projects.ContractLedgerApi.as_view(), name="contract-ledger"),
+    path("contracts/<id:pk>/cancel/", projects.ContractCancelApi.as_view(), name="contract-cancel"),
+    path("milestones/<id:pk>/fund/", projects.MilestoneFundApi.as_view(), name="milestone-fund"),
     path(
-        "contracts/<int:pk>/ledger/", projects.ContractLedgerApi.as_view(), name="contract-ledger"
-    ),
-    path(
-        "contracts/<int:pk>/cancel/", projects.ContractCancelApi.as_view(), name="contract-cancel"
-    ),
-    path("milestones/<int:pk>/fund/", projects.MilestoneFundApi.as_view(), name="milestone-fund"),
-    path(
-        "milestones/<int:pk>/submit/",
+        "milestones/<id:pk>/submit/",
         projects.MilestoneSubmitApi.as_view(),
         name="milestone-submit",
     ),
     path(
-        "milestones/<int:pk>/approve/",
+        "milestones/<id:pk>/approve/",
         projects.MilestoneApproveApi.as_view(),
         name="milestone-approve",
     ),
     path(
-        "milestones/<int:pk>/dispute/",
+        "milestones/<id:pk>/dispute/",
         projects.MilestoneDisputeApi.as_view(),
         name="milestone-dispute",
     ),
     path("admin/disputes/", projects.AdminDisputeListApi.as_view(), name="admin-dispute-list"),
     path(
-        "admin/disputes/<int:pk>/resolve/",
+        "admin/disputes/<id:pk>/resolve/",
         projects.AdminDisputeResolveApi.as_view(),
         name="admin-dispute-resolve",
     ),
     path(
-        "milestones/<int:pk>/request-changes/",
+        "milestones/<id:pk>/request-changes/",
         projects.MilestoneRequestChangesApi.as_view(),
         name="milestone-request-changes",
     ),
@@ -140,56 +135,56 @@ urlpatterns = [
 # Reviews, messages and delivered files.
 urlpatterns += [
     path(
-        "contracts/<int:pk>/reviews/",
+        "contracts/<id:pk>/reviews/",
         project_reviews.ContractReviewsApi.as_view(),
         name="contract-reviews",
     ),
-    path("reviews/<int:pk>/", project_reviews.ReviewDetailApi.as_view(), name="review-detail"),
-    path("reviews/<int:pk>/reply/", project_reviews.ReviewReplyApi.as_view(), name="review-reply"),
+    path("reviews/<id:pk>/", project_reviews.ReviewDetailApi.as_view(), name="review-detail"),
+    path("reviews/<id:pk>/reply/", project_reviews.ReviewReplyApi.as_view(), name="review-reply"),
     path("admin/reviews/", project_reviews.AdminReviewListApi.as_view(), name="admin-review-list"),
     path(
-        "students/<int:pk>/",
+        "students/<id:pk>/",
         project_reviews.StudentPublicProfileApi.as_view(),
         name="student-detail",
     ),
     path(
-        "students/<int:pk>/reviews/",
+        "students/<id:pk>/reviews/",
         project_reviews.StudentReviewsApi.as_view(),
         name="student-reviews",
     ),
-    path("companies/<int:pk>/", project_reviews.CompanyPageApi.as_view(), name="company-detail"),
+    path("companies/<id:pk>/", project_reviews.CompanyPageApi.as_view(), name="company-detail"),
     path(
-        "companies/<int:pk>/reviews/",
+        "companies/<id:pk>/reviews/",
         project_reviews.CompanyReviewsApi.as_view(),
         name="company-reviews",
     ),
     path(
-        "contracts/<int:pk>/messages/",
+        "contracts/<id:pk>/messages/",
         project_messages.ContractMessagesApi.as_view(),
         name="contract-messages",
     ),
     path(
-        "contracts/<int:pk>/messages/read/",
+        "contracts/<id:pk>/messages/read/",
         project_messages.ContractMessagesReadApi.as_view(),
         name="contract-messages-read",
     ),
     path(
-        "projects/<int:pk>/questions/",
+        "projects/<id:pk>/questions/",
         project_messages.ProjectQuestionsApi.as_view(),
         name="project-questions",
     ),
     path(
-        "projects/<int:pk>/questions/<int:thread_pk>/messages/",
+        "projects/<id:pk>/questions/<id:thread_pk>/messages/",
         project_messages.QuestionThreadMessagesApi.as_view(),
         name="project-question-messages",
     ),
     path(
-        "projects/<int:pk>/questions/<int:thread_pk>/read/",
+        "projects/<id:pk>/questions/<id:thread_pk>/read/",
         project_messages.QuestionThreadReadApi.as_view(),
         name="project-question-read",
     ),
     path(
-        "milestones/<int:pk>/deliveries/",
+        "milestones/<id:pk>/deliveries/",
         project_files.MilestoneDeliveriesApi.as_view(),
         name="milestone-deliveries",
     ),

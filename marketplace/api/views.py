@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from marketplace.api.auth import AuthRateThrottle
 from marketplace.api.mixins import ListApi
+from marketplace.api.pagination import PageNumberPagination
 from marketplace.errors import PermissionDenied
 from marketplace.models import StudentProfile, User
 from marketplace.money import CURRENCY_CHOICES
@@ -168,11 +169,19 @@ class NotificationOutput(serializers.Serializer):
     read_at = serializers.DateTimeField(allow_null=True)
 
 
+class NotificationPage(PageNumberPagination):
+    extra_fields = {
+        "unread_count": {"type": "integer", "description": "the caller's unread notifications"}
+    }
+
+
 class NotificationListApi(ListApi):
     """The caller's own notifications, newest first, with `unread_count` beside the page.
 
     `unread=true` lists only unread ones.
     """
+
+    pagination_class = NotificationPage
 
     class FilterSerializer(serializers.Serializer):
         unread = serializers.BooleanField(required=False, allow_null=True, default=None)

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api.mixins import ListApi, get_visible
+from marketplace.api.pagination import PageNumberPagination
 from marketplace.api.parsers import JSONParser
 from projects.api.serializers import AttachmentOutput
 from projects.messaging import (
@@ -89,6 +90,15 @@ class ReadOutput(serializers.Serializer):
     unread_count = serializers.IntegerField()
 
 
+class MessagePage(PageNumberPagination):
+    """A page of one thread's messages, with the thread and the caller's unread count."""
+
+    extra_fields = {
+        "thread": {"type": "integer", "nullable": True, "description": "null before a message"},
+        "unread_count": {"type": "integer", "description": "the caller's unread messages"},
+    }
+
+
 def _posted(request: Request, posted: Posted) -> Response:
     message = message_list(thread=posted.message.thread).get(pk=posted.message.pk)
     data = {**MessageOutput(message).data, "warnings": posted.warnings}
@@ -100,6 +110,7 @@ class ContractMessagesApi(ListApi):
     beside the page. The two parties write; staff read it while a dispute is open."""
 
     parser_classes = PARSERS
+    pagination_class = MessagePage
 
     @extend_schema(responses=MessageOutput(many=True))
     def get(self, request: Request, pk: int) -> Response:
@@ -166,6 +177,7 @@ class QuestionThreadMessagesApi(ListApi):
     answers, its student follows up."""
 
     parser_classes = PARSERS
+    pagination_class = MessagePage
 
     @extend_schema(responses=MessageOutput(many=True))
     def get(self, request: Request, pk: int, thread_pk: int) -> Response:

@@ -10,6 +10,7 @@ import csv
 from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -122,7 +123,9 @@ def _blank_if_none(value: object) -> object:
 class SchoolStudentsExportApi(APIView):
     """The same list as CSV (UTF-8), every student at once; earnings as `1,230.00 EUR; ...`."""
 
-    @extend_schema(responses={200: OpenApiResponse(description="text/csv")})
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="UTF-8 CSV")}
+    )
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
         school = get_visible(school_list(), pk)
         school_staff_check(user=request.user, school_id=pk)

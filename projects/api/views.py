@@ -289,6 +289,8 @@ class ContractCancelApi(APIView):
     or paid out, or while a dispute is open.
     """
 
+    error_statuses = (503,)
+
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=10_000)
 
@@ -311,6 +313,8 @@ class MilestoneFundApi(APIView):
     With `payment_method` (e.g. `pm_card_visa`) the payment is confirmed at once;
     without one the answer carries the `client_secret` for Stripe.js.
     """
+
+    error_statuses = (402, 503)
 
     class InputSerializer(serializers.Serializer):
         payment_method = serializers.CharField(max_length=255, required=False, allow_blank=False)
@@ -362,6 +366,8 @@ class MilestoneSubmitApi(APIView):
 class MilestoneApproveApi(APIView):
     """The company accepts the delivery; the money is released to the student."""
 
+    error_statuses = (503,)
+
     @extend_schema(request=None, responses=MilestoneOutput)
     def post(self, request: Request, pk: int) -> Response:
         get_visible(milestone_visible_to(user=request.user), pk)
@@ -388,6 +394,8 @@ class MilestoneRequestChangesApi(APIView):
 
 class PayoutOnboardApi(APIView):
     """The student connects a payout account; answers the onboarding `url` to open."""
+
+    error_statuses = (503,)
 
     class InputSerializer(serializers.Serializer):
         country = serializers.RegexField(r"^[A-Z]{2}$", required=False, default="FR")
@@ -439,6 +447,7 @@ class AdminDisputeResolveApi(APIView):
     """
 
     permission_classes = [IsAdminUser]
+    error_statuses = (503,)
 
     class InputSerializer(serializers.Serializer):
         release_cents = serializers.IntegerField(min_value=0, max_value=10**12)

@@ -30,6 +30,7 @@ class StripeWebhookApi(APIView):
 
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
+    error_statuses = (503,)
     connect = False
 
     class OutputSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
@@ -123,13 +123,27 @@ class VerificationListCreateApi(ListApi):
         return Response(VerificationOutput(verification).data, status=status.HTTP_201_CREATED)
 
 
+class AddressConfirmedOutput(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class VerificationConfirmApi(APIView):
-    """Confirm the school address with the token from the e-mailed link."""
+    """Confirm the school address with the token from the e-mailed link.
+
+    Answers the verification to its student, `{"detail": "Address confirmed."}` to anyone else.
+    """
 
     class InputSerializer(serializers.Serializer):
         token = serializers.CharField(max_length=2000)
 
-    @extend_schema(request=InputSerializer, responses=VerificationOutput)
+    @extend_schema(
+        request=InputSerializer,
+        responses=PolymorphicProxySerializer(
+            component_name="VerificationConfirmed",
+            serializers=[VerificationOutput, AddressConfirmedOutput],
+            resource_type_field_name=None,
+        ),
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
