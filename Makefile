@@ -11,9 +11,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/projects"`.
 PYTEST_ARGS ?=
-# `make fuzz`: the seed and the examples per API operation (per role) of Schemathesis.
+# `make fuzz`: Schemathesis' seed, examples per API operation (per role) and phases;
+# FUZZ_PHASES=coverage,fuzzing,stateful adds boundary values (about 200 s more per role).
 FUZZ_SEED ?= 42
 FUZZ_EXAMPLES ?= 10
+FUZZ_PHASES ?= examples,fuzzing,stateful
 # Worker processes of `make worker`.
 CONCURRENCY ?= 2
 # Where `make beat` remembers when each job last ran.
@@ -63,7 +65,8 @@ test: install ## Run the test suite (SQLite, or DATABASE_URL when set)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 fuzz: install ## Fuzz the API with Schemathesis as four roles on a throwaway server; fails on findings
-	$(BIN)/python scripts/fuzz_api.py --seed $(FUZZ_SEED) --max-examples $(FUZZ_EXAMPLES)
+	$(BIN)/python scripts/fuzz_api.py --seed $(FUZZ_SEED) --max-examples $(FUZZ_EXAMPLES) \
+		--phases $(FUZZ_PHASES)
 
 lint: install ## ruff check + format check, import contracts, missing migrations
 	$(BIN)/ruff check .

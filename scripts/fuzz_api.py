@@ -59,6 +59,7 @@ def server_env(work: Path, port: int) -> dict[str, str]:
         {
             "DJANGO_SETTINGS_MODULE": "marketplace.settings.local",
             "DEBUG": "false",  # errors answer the API's JSON, tracebacks go to the log
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": f"sqlite:///{work / 'fuzz.sqlite3'}",
             "PRIVATE_FILES_ROOT": str(work / "files"),
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
@@ -146,6 +147,8 @@ def fuzz_role(role: str, args: argparse.Namespace, work: Path, snapshot: Path) -
             str(args.max_examples),
             "--seed",
             str(args.seed),
+            "--phases",
+            args.phases,
             "--workers",
             "1",
             "--generation-database",
@@ -176,6 +179,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FUZZ_SEED", 42)))
     parser.add_argument(
         "--max-examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", 10))
+    )
+    parser.add_argument(
+        "--phases",
+        default=os.environ.get("FUZZ_PHASES", "examples,fuzzing,stateful"),
+        help="Schemathesis phases; add `coverage` for a deeper run (about 200 s more per role)",
     )
     parser.add_argument("--role", choices=list(ROLES), action="append", dest="roles")
     parser.add_argument("--config-file", type=Path, default=CONFIG, help=f"default: {CONFIG}")
