@@ -152,7 +152,9 @@ def fuzz_role(role: str, args: argparse.Namespace, work: Path, snapshot: Path) -
             "--workers",
             "1",
             "--generation-database",
-            "none",
+            "none",  # no examples replayed from earlier runs: the same seed, the same run
+            "--suppress-health-check",
+            "too_slow",  # the one health check that depends on the machine's speed
             "--no-color",
             *args.st_args,
         ]
