@@ -22,7 +22,7 @@ CONCURRENCY ?= 2
 BEAT_SCHEDULE_FILE ?= celerybeat-schedule
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo realdata test fuzz lint migrate worker beat clean
+.PHONY: help install demo realdata test fuzz lint migrate worker beat bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -93,6 +93,19 @@ worker: install ## Run a Celery worker, CONCURRENCY=2 processes (needs CELERY_BR
 beat: install ## Run the Celery scheduler; exactly one per deployment (needs CELERY_BROKER_URL)
 	@$(BROKER_CHECK)
 	$(BIN)/celery -A marketplace beat -l info --schedule $(BEAT_SCHEDULE_FILE)
+
+# `make bench`: the PostgreSQL database it DROPS and re-creates (its name must hold
+# "bench"), and extra arguments, e.g. BENCH_ARGS="--sizes 1000,3000 --duration 5".
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+BENCH_ARGS ?=
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+bench: $(BENCH_STAMP) ## Load-test the API on PostgreSQL at 10k/30k/100k students (bench/README.md)
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean: ## Remove .venv, db.sqlite3 and collected static files
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-journal staticfiles *.egg-info $(BEAT_SCHEDULE_FILE)*

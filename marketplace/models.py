@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from marketplace.money import CURRENCY_CHOICES
@@ -112,6 +112,9 @@ class Skill(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220, unique=True)
     category = models.CharField(max_length=200, blank=True)
+    # Student profiles listing this skill, kept by `skill_student_counts_refresh`: how rare
+    # a skill is weighs it in matching (projects.matching).
+    student_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -138,12 +141,24 @@ class StudentProfile(models.Model):
         max_length=16, choices=Availability.choices, default=Availability.AVAILABLE
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # The student's track record, copied from reviews, contracts and milestones by
+    # `projects.reviews.student_stats_refresh` whenever one of them changes, so search and
+    # matching rank 100,000 students by plain columns. Public reviews only (double-blind).
+    review_count = models.PositiveIntegerField(default=0, editable=False)
+    rating_total = models.PositiveIntegerField(default=0, editable=False)
+    completed_contracts = models.PositiveIntegerField(default=0, editable=False)
+    timed_milestones = models.PositiveIntegerField(default=0, editable=False)
+    on_time_milestones = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
                 condition=Q(availability__in=["available", "busy", "unavailable"]),
                 name="studentprofile_availability_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(on_time_milestones__lte=F("timed_milestones")),
+                name="studentprofile_on_time_within_timed",
             ),
         ]
 

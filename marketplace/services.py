@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -104,8 +106,27 @@ def student_profile_update(
         missing = sorted(set(skills) - {s.slug for s in found})
         if missing:
             raise ValidationFailed(f"Unknown skills: {', '.join(missing)}.", field="skills")
+        before = set(profile.skills.values_list("pk", flat=True))
         profile.skills.set(found)
+        skill_student_counts_refresh(skill_ids=before ^ {s.pk for s in found})
     return profile
+
+
+def skill_student_counts_refresh(*, skill_ids: Iterable[int] | None = None) -> int:
+    """Recount `Skill.student_count` (profiles listing the skill) for the ids, or all skills.
+
+    A recount from the profiles, not an increment, so concurrent edits cannot
+    drift it. One UPDATE; returns the rows updated.
+    """
+    per_skill = (
+        StudentProfile.skills.through.objects.filter(skill_id=OuterRef("pk"))
+        .order_by()
+        .values("skill_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    qs = Skill.objects.all() if skill_ids is None else Skill.objects.filter(pk__in=list(skill_ids))
+    return qs.update(student_count=Coalesce(Subquery(per_skill, output_field=IntegerField()), 0))
 
 
 def skill_slug(name: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -61,6 +63,9 @@ class Project(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
+    # PostgreSQL only (NULL elsewhere): title (A), skills (B) and description (C) in English
+    # and French, kept by database triggers (migration 0004; see projects.search).
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -72,7 +77,9 @@ class Project(models.Model):
             models.CheckConstraint(condition=Q(budget_cents__gt=0), name="project_budget_positive"),
         ]
         indexes = [
-            models.Index(fields=["status", "-created_at"], name="project_status_created_idx")
+            models.Index(fields=["status", "-created_at"], name="project_status_created_idx"),
+            # Created on PostgreSQL only by migration 0004 (SQLite has no GIN).
+            GinIndex(fields=["search_vector"], name="project_search_vector_gin"),
         ]
 
     def __str__(self) -> str:

@@ -36,7 +36,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
-from marketplace.models import Company, User
+from marketplace.models import Company, StudentProfile, User
 from marketplace.selectors import user_company_id
 from projects import conversation_notices as notices
 from projects.models import Contract, Milestone, Review, ReviewReply
@@ -200,6 +200,7 @@ def review_submit(
         notices.review_waiting(review, closes_at=window.closes_at)  # type: ignore[arg-type]
     else:
         _tell_subjects([other, review])
+        student_stats_refresh(student_ids=[contract.student_id])
     logger.info("review.submitted", extra={"review_id": review.pk, "contract_id": contract.pk})
     return review
 
@@ -234,6 +235,7 @@ def reviews_reveal_due(*, now: dt.datetime | None = None) -> int:
             if review is None or not review_window(contract=review.contract).is_closed(now):
                 continue
             _tell_subjects([review])
+            student_stats_refresh(student_ids=[review.contract.student_id])
             count += 1
     return count
 
@@ -391,6 +393,7 @@ class Reputation:
     """
 
     review_count: int = 0
+    rating_total: int = 0
     average_rating: Decimal | None = None
     averages: dict[str, Decimal | None] = field(default_factory=dict)
     completed_contracts: int = 0
@@ -415,6 +418,7 @@ def _rating_sums() -> dict[str, Sum | Count]:
 
 def _fill_ratings(rep: Reputation, row: dict) -> None:
     rep.review_count = row["n"]
+    rep.rating_total = row["rating_total"] or 0
     rep.average_rating = _average(row["rating_total"], row["n"])
     rep.averages = {name: _average(row[f"{name}_total"], row["n"]) for name in SUB_RATINGS}
 
@@ -460,6 +464,54 @@ def student_reputations(*, student_ids: Iterable[int]) -> dict[int, Reputation]:
         rep.timed_milestones = row["timed"]
         rep.on_time_milestones = row["on_time"]
     return out
+
+
+STATS_FIELDS = (
+    "review_count",
+    "rating_total",
+    "completed_contracts",
+    "timed_milestones",
+    "on_time_milestones",
+)
+
+
+def student_stats_refresh(*, student_ids: Iterable[int]) -> int:
+    """Copy each student's `Reputation` onto their StudentProfile (the columns of
+    `STATS_FIELDS`), where search and matching rank by it. Returns profiles changed.
+
+    Called where an input changes (a milestone approved, a contract completed or
+    cancelled, a review becoming readable) and daily for everyone
+    (`student_stats_refresh_all`), which also catches a review window closing
+    between two runs of its hourly task. Four queries whatever the number of ids.
+    """
+    ids = list(student_ids)
+    reps = student_reputations(student_ids=ids)
+    changed = []
+    for profile in StudentProfile.objects.filter(user_id__in=ids):
+        rep = reps[profile.user_id]
+        values = {name: getattr(rep, name) for name in STATS_FIELDS}
+        if any(getattr(profile, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(profile, name, value)
+            changed.append(profile)
+    StudentProfile.objects.bulk_update(changed, STATS_FIELDS, batch_size=500)
+    return len(changed)
+
+
+def student_stats_refresh_all(*, batch: int = 1000) -> int:
+    """`student_stats_refresh` for every student profile, `batch` at a time; profiles changed."""
+    changed = 0
+    last = 0
+    while True:
+        ids = list(
+            StudentProfile.objects.filter(user_id__gt=last)
+            .order_by("user_id")
+            .values_list("user_id", flat=True)[:batch]
+        )
+        if not ids:
+            return changed
+        changed += student_stats_refresh(student_ids=ids)
+        last = ids[-1]
 
 
 def company_reputation(*, company_id: int) -> Reputation:

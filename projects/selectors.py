@@ -10,11 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from marketplace.models import User
+from marketplace.errors import PermissionDenied
+from marketplace.models import StudentProfile, User
 from marketplace.selectors import user_company_id
 from payments.models import Escrow, LedgerEntry
 from payments.selectors import ledger_entries_for_escrows
@@ -31,8 +44,11 @@ P = Project.Status
 
 
 def _open_for_schools(school_ids: list[int]) -> Q:
+    # Subqueries rather than joins: no duplicate rows to remove, and the planner keeps
+    # using the status index on a large table.
+    restricted = Project.allowed_schools.through.objects.filter(school_id__in=school_ids)
     return Q(status=P.OPEN) & (
-        Q(visibility=Project.Visibility.ALL) | Q(allowed_schools__in=school_ids)
+        Q(visibility=Project.Visibility.ALL) | Q(pk__in=restricted.values("project_id"))
     )
 
 
@@ -48,23 +64,30 @@ def project_visible_to(*, user: User) -> QuerySet[Project]:
         )
     if user.role == User.Role.STUDENT:
         school_ids = verified_school_ids_of(user=user)
-        visible = _open_for_schools(school_ids) | Q(bids__student=user)
-        ids = qs.filter(visible).values("pk")
-        return qs.filter(pk__in=ids)
+        bid_on = Bid.objects.filter(student=user).values("project_id")
+        return qs.filter(_open_for_schools(school_ids) | Q(pk__in=bid_on))
     school_id = coordinator_school_id(user=user)
     if school_id is not None:
-        ids = qs.filter(_open_for_schools([school_id])).values("pk")
-        return qs.filter(pk__in=ids)
+        return qs.filter(_open_for_schools([school_id]))
     return qs.filter(status=P.OPEN, visibility=Project.Visibility.ALL)
 
 
 def project_list(*, user: User) -> QuerySet[Project]:
     """Visible briefs with what a list shows, fetched in a constant number of queries."""
+    bids = (
+        Bid.objects.filter(project=OuterRef("pk"))
+        .order_by()
+        .values("project")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    # A subquery, not a join and GROUP BY: PostgreSQL computes it for the page's rows only,
+    # and count() leaves it out.
     return (
         project_visible_to(user=user)
         .select_related("company")
         .prefetch_related("skills", "allowed_schools")
-        .annotate(bid_count=Count("bids", distinct=True))
+        .annotate(bid_count=Coalesce(Subquery(bids, output_field=IntegerField()), 0))
         .order_by("-created_at", "-id")
     )
 
@@ -212,3 +235,33 @@ def student_earnings(*, student_ids: Iterable[int]) -> dict[int, dict[str, int]]
         if row["total"]:
             totals[accounts[row["account"]]][row["currency"]] = row["total"]
     return totals
+
+
+def student_list_for(*, user: User) -> QuerySet[StudentProfile]:
+    """Student profiles a company member or staff may browse, with `rating_hundredths`.
+
+    Company members see the students verified today (as on a student's public
+    profile); staff see every active student. `rating_hundredths` is the
+    average public rating × 100 rounded down (NULL without reviews), for sorting.
+    Raises PermissionDenied for students and coordinators.
+    """
+    if not user.is_staff and user_company_id(user=user) is None:
+        raise PermissionDenied("Only companies and staff browse students.")
+    qs = StudentProfile.objects.filter(user__is_active=True, user__role=User.Role.STUDENT)
+    if not user.is_staff:
+        in_force = EnrolmentVerification.objects.filter(
+            status=EnrolmentVerification.Status.VERIFIED,
+            graduation_date__gte=timezone.localdate(),
+        ).values("student_id")
+        qs = qs.filter(user_id__in=in_force)
+    return (
+        qs.select_related("user")
+        .prefetch_related("skills")
+        .annotate(
+            rating_hundredths=Case(
+                When(review_count__gt=0, then=F("rating_total") * 100 / F("review_count")),
+                default=None,
+                output_field=IntegerField(),
+            )
+        )
+    )

@@ -43,6 +43,7 @@ from projects.permissions import (
     is_contract_company,
     is_contract_student,
 )
+from projects.reviews import student_stats_refresh
 from schools.models import School
 from schools.selectors import verification_active_for
 
@@ -542,6 +543,7 @@ def _contract_settle_if_done(contract: Contract) -> None:
     project = Project.objects.select_for_update().get(pk=contract.project_id)
     _move(project, P.COMPLETED, PROJECT_TRANSITIONS, "brief")
     project.save(update_fields=["status"])
+    student_stats_refresh(student_ids=[contract.student_id])
 
 
 @transaction.atomic
@@ -562,6 +564,7 @@ def milestone_approve(*, milestone_id: int, by: User | None) -> Milestone:
     milestone.escrow = escrow_release(escrow_id=milestone.escrow_id, actor=by)
     notices.money_released(milestone, automatic=by is None)
     _contract_settle_if_done(milestone.contract)
+    student_stats_refresh(student_ids=[milestone.contract.student_id])
     return milestone
 
 
@@ -702,6 +705,7 @@ def contract_cancel(*, contract_id: int, by: User, reason: str) -> Contract:
     project = Project.objects.select_for_update().get(pk=contract.project_id)
     _move(project, P.CANCELLED, PROJECT_TRANSITIONS, "brief")
     project.save(update_fields=["status"])
+    student_stats_refresh(student_ids=[contract.student_id])
     notices.contract_cancelled(contract, reason=reason, refunded_cents=refunded)
     logger.info(
         "contract.cancelled", extra={"contract_id": contract.pk, "refunded_cents": refunded}

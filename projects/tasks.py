@@ -12,6 +12,7 @@ from celery import shared_task
 from django.db import transaction
 
 from projects.payment_events import stripe_event_process
+from projects.rankings import rankings_refresh
 from projects.scheduling import milestone_auto_release, milestones_due_for_auto_release
 from projects.services import milestone_releases_retry
 
@@ -47,3 +48,9 @@ def process_stripe_event_task(*, event_id: str) -> str | None:
     """
     event = stripe_event_process(event_id=event_id)
     return event.status if event is not None else None
+
+
+@shared_task(ignore_result=True)
+def refresh_rankings_task() -> dict[str, int]:
+    """Daily: rebuild skill rarity, students' track records and search vectors (idempotent)."""
+    return rankings_refresh().__dict__

@@ -85,10 +85,15 @@ def _projects_for_a_company() -> Endpoint:
 
     def grow(n: int) -> None:
         for _ in range(n):
-            ProjectFactory(company=company, created_by=viewer, status=Project.Status.DRAFT)
-            ProjectFactory().skills.set([skill])
+            ProjectFactory(
+                company=company,
+                created_by=viewer,
+                status=Project.Status.DRAFT,
+                title="Our new website",
+            )
+            ProjectFactory(title="A website for a bakery").skills.set([skill])
 
-    return Endpoint(viewer, lambda: "/api/v1/projects/?page_size=100&search=e", grow)
+    return Endpoint(viewer, lambda: "/api/v1/projects/?page_size=100&search=website", grow)
 
 
 def _bids() -> Endpoint:
@@ -207,6 +212,39 @@ def _matches() -> Endpoint:
     return Endpoint(owner, lambda: f"/api/v1/projects/{project.pk}/matches/?page_size=100", grow)
 
 
+def _students() -> Endpoint:
+    viewer = CompanyMemberFactory()
+    skills = [SkillFactory(), SkillFactory()]
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            student = VerifiedStudentFactory()
+            student.student_profile.skills.set(skills)
+
+    slugs = ",".join(s.slug for s in skills)
+    return Endpoint(
+        viewer,
+        lambda: f"/api/v1/students/?page_size=100&skills={slugs}&skills_match=all&ordering=rating",
+        grow,
+    )
+
+
+def _recommended_briefs() -> Endpoint:
+    school = SchoolFactory()
+    viewer = VerifiedStudentFactory(verification__school=school)
+    skills = [SkillFactory(), SkillFactory()]
+    viewer.student_profile.skills.set(skills[:1])
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            ProjectFactory().skills.set(skills)
+            restricted = ProjectFactory(visibility=Project.Visibility.SCHOOLS)
+            restricted.allowed_schools.set([school])
+            restricted.skills.set(skills[:1])
+
+    return Endpoint(viewer, lambda: "/api/v1/students/me/recommended-briefs/?page_size=100", grow)
+
+
 # The exact budget on SQLite and PostgreSQL alike; a change here is a regression or a win to note.
 ENDPOINTS: dict[str, tuple[Callable[[], Endpoint], int]] = {
     "projects": (_projects, 6),
@@ -218,7 +256,9 @@ ENDPOINTS: dict[str, tuple[Callable[[], Endpoint], int]] = {
     "schools-searched": (_schools_searched, 3),
     "skills": (_skills, 2),
     "verifications": (_verifications, 3),
-    "matches": (_matches, 8),
+    "matches": (_matches, 11),
+    "students": (_students, 6),
+    "recommended-briefs": (_recommended_briefs, 11),
 }
 
 

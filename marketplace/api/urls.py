@@ -6,6 +6,7 @@ from marketplace.api import views as accounts
 from marketplace.api.auth import TokenObtainApi, TokenRefreshApi
 from marketplace.api.converters import IdConverter
 from projects.api import files as project_files
+from projects.api import matching
 from projects.api import messages as project_messages
 from projects.api import reviews as project_reviews
 from projects.api import schools as school_work
@@ -32,7 +33,13 @@ urlpatterns = [
         accounts.NotificationReadApi.as_view(),
         name="notification-read",
     ),
+    path("students/", matching.StudentListApi.as_view(), name="student-list"),
     path("students/me/", accounts.StudentMeApi.as_view(), name="student-me"),
+    path(
+        "students/me/recommended-briefs/",
+        matching.RecommendedBriefsApi.as_view(),
+        name="student-recommended-briefs",
+    ),
     path(
         "students/me/payouts/onboard/", projects.PayoutOnboardApi.as_view(), name="payout-onboard"
     ),
@@ -93,7 +100,7 @@ urlpatterns = [
     path("projects/<id:pk>/", projects.ProjectDetailApi.as_view(), name="project-detail"),
     path("projects/<id:pk>/publish/", projects.ProjectPublishApi.as_view(), name="project-publish"),
     path("projects/<id:pk>/cancel/", projects.ProjectCancelApi.as_view(), name="project-cancel"),
-    path("projects/<id:pk>/matches/", projects.ProjectMatchesApi.as_view(), name="project-matches"),
+    path("projects/<id:pk>/matches/", matching.ProjectMatchesApi.as_view(), name="project-matches"),
     path("projects/<id:pk>/bids/", projects.ProjectBidsApi.as_view(), name="project-bids"),
     path("bids/<id:pk>/withdraw/", projects.BidWithdrawApi.as_view(), name="bid-withdraw"),
     path("bids/<id:pk>/shortlist/", projects.BidShortlistApi.as_view(), name="bid-shortlist"),

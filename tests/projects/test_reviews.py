@@ -8,9 +8,16 @@ import pytest
 import time_machine
 from django.db import IntegrityError, transaction
 
-from marketplace.models import Notification, OutboundEmail, User
+from marketplace.models import Notification, OutboundEmail, StudentProfile, User
+from payments.services.payouts import payout_account_onboard
 from projects.models import Contract, Milestone, Review
-from projects.reviews import reviews_reveal_due, student_reputations
+from projects.reviews import (
+    STATS_FIELDS,
+    reviews_reveal_due,
+    student_reputations,
+    student_stats_refresh_all,
+)
+from projects.services import milestone_approve, milestone_submit
 from tests.factories import (
     CompanyMemberFactory,
     CompanyMembershipFactory,
@@ -255,6 +262,8 @@ def test_reputation_matches_hand_computed_values(as_user):  # type: ignore[no-un
         assert rep.averages["quality"] == Decimal("4.00")
         assert (rep.completed_contracts, rep.on_time_milestones, rep.timed_milestones) == (4, 4, 6)
         assert rep.on_time_rate == Decimal("0.67")
+        # The copy search and matching rank by was refreshed as the reviews became readable.
+        assert _stats(student) == (3, 13, 4, 6, 4)
         body = as_user(owners[0]).get(f"/api/v1/students/{student.pk}/").json()
     assert body["reputation"] == {
         "average_rating": "4.33",
@@ -268,8 +277,38 @@ def test_reputation_matches_hand_computed_values(as_user):  # type: ignore[no-un
     assert [r["rating"] for r in body["recent_reviews"]] == [4, 4, 5]
     with time_machine.travel(T0 + dt.timedelta(days=15), tick=False):
         rep = student_reputations(student_ids=[student.pk])[student.pk]
+        assert _stats(student) == (3, 13, 4, 6, 4)
+        reviews_reveal_due()
     # (5 + 4 + 4 + 1) / 4 = 3.5 once the lone review's window closed.
     assert (rep.average_rating, rep.review_count) == (Decimal("3.50"), 4)
+    assert _stats(student) == (4, 14, 4, 6, 4)
+
+
+def _stats(student) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+    return tuple(StudentProfile.objects.filter(user=student).values_list(*STATS_FIELDS).get())
+
+
+def test_the_ranking_copy_follows_approvals_completions_and_cancellations():
+    student = VerifiedStudentFactory()
+    contract = active_contract(student=student, amounts=(10_000, 20_000))
+    first, second = contract.milestones.order_by("position")
+    payout_account_onboard(user=student)
+    milestone_submit(milestone_id=first.pk, by=student, note="done")
+    milestone_approve(milestone_id=first.pk, by=contract.project.created_by)
+    assert _stats(student) == (0, 0, 0, 1, 1)  # one dated milestone, delivered on time
+    milestone_submit(milestone_id=second.pk, by=student, note="done")
+    milestone_approve(milestone_id=second.pk, by=contract.project.created_by)
+    assert _stats(student) == (0, 0, 1, 2, 2)  # and the contract completed
+    other = active_contract(student=student)
+    (late,) = other.milestones.all()
+    milestone_submit(milestone_id=late.pk, by=student, note="done")
+    milestone_approve(milestone_id=late.pk, by=other.project.created_by)
+    assert _stats(student)[2] == 2
+    StudentProfile.objects.filter(user=student).update(
+        completed_contracts=0, timed_milestones=0, on_time_milestones=0
+    )
+    assert student_stats_refresh_all() == 1  # the daily rebuild puts the copy right
+    assert _stats(student) == (0, 0, 2, 3, 3)
 
 
 def test_a_company_page_shows_its_own_scores(as_user):  # type: ignore[no-untyped-def]
