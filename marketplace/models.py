@@ -124,7 +124,7 @@ class Skill(models.Model):
 
 
 class StudentProfile(models.Model):
-    """What a student shows companies: headline, skills, day rate, availability."""
+    """What a student shows companies: headline, skills, day rate, availability, portfolio."""
 
     class Availability(models.TextChoices):
         AVAILABLE = "available", "Available"
@@ -140,6 +140,8 @@ class StudentProfile(models.Model):
     availability = models.CharField(
         max_length=16, choices=Availability.choices, default=Availability.AVAILABLE
     )
+    # Up to 5 http(s) links to past work, checked by `marketplace.services.student_profile_update`.
+    portfolio_links = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The student's track record, copied from reviews, contracts and milestones by
     # `projects.reviews.student_stats_refresh` whenever one of them changes, so search and

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -78,6 +79,29 @@ def user_register(
     return user
 
 
+MAX_PORTFOLIO_LINKS = 5
+_http_url = URLValidator(schemes=["http", "https"])
+
+
+def _portfolio_links_check(links: object) -> list[str]:
+    """The links, stripped and without repeats, or ValidationFailed (field `portfolio_links`)."""
+    if not isinstance(links, list | tuple) or not all(isinstance(u, str) for u in links):
+        raise ValidationFailed("Give a list of links.", field="portfolio_links")
+    cleaned = list(dict.fromkeys(u.strip() for u in links if u.strip()))
+    if len(cleaned) > MAX_PORTFOLIO_LINKS:
+        raise ValidationFailed(
+            f"At most {MAX_PORTFOLIO_LINKS} portfolio links.", field="portfolio_links"
+        )
+    for url in cleaned:
+        try:
+            _http_url(url)
+        except DjangoValidationError as exc:
+            raise ValidationFailed(
+                f"{url[:100]} is not an http(s) link.", field="portfolio_links"
+            ) from exc
+    return cleaned
+
+
 @transaction.atomic
 def student_profile_update(
     *,
@@ -87,17 +111,20 @@ def student_profile_update(
 ) -> StudentProfile:
     """Change a student's own profile; `skills` is a list of skill slugs (replaces the set).
 
-    Accepted fields: headline, bio, day_rate_cents, currency, availability.
-    Raises PermissionDenied for a non-student and ValidationFailed (field
-    `skills`) naming unknown slugs.
+    Accepted fields: headline, bio, day_rate_cents, currency, availability and
+    portfolio_links (at most `MAX_PORTFOLIO_LINKS` distinct http(s) URLs).
+    Raises PermissionDenied for a non-student and ValidationFailed naming the
+    field for unknown skill slugs or a bad portfolio link.
     """
     if user.role != User.Role.STUDENT:
         raise PermissionDenied("Only students have a student profile.")
     profile, _ = StudentProfile.objects.select_for_update().get_or_create(user=user)
-    allowed = {"headline", "bio", "day_rate_cents", "currency", "availability"}
+    allowed = {"headline", "bio", "day_rate_cents", "currency", "availability", "portfolio_links"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationFailed(f"Unknown field {sorted(unknown)[0]}.", field=sorted(unknown)[0])
+    if "portfolio_links" in fields:
+        fields["portfolio_links"] = _portfolio_links_check(fields["portfolio_links"])
     for name, value in fields.items():
         setattr(profile, name, value)
     profile.save()

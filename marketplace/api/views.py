@@ -39,6 +39,7 @@ class StudentProfileOutput(serializers.Serializer):
     day_rate_cents = serializers.IntegerField(allow_null=True)
     currency = serializers.CharField()
     availability = serializers.CharField()
+    portfolio_links = serializers.ListField(child=serializers.URLField())
 
     def get_skills(self, obj: StudentProfile) -> list[str]:
         return sorted(s.slug for s in obj.skills.all())
@@ -139,6 +140,9 @@ class StudentMeApi(APIView):
         currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, required=False)
         availability = serializers.ChoiceField(
             choices=StudentProfile.Availability.choices, required=False
+        )
+        portfolio_links = serializers.ListField(
+            child=serializers.URLField(max_length=500), required=False, max_length=5
         )
 
     def _profile(self, request: Request) -> StudentProfile:

@@ -235,6 +235,7 @@ class StudentPublicProfileApi(APIView):
         bio = serializers.CharField()
         skills = serializers.ListField(child=serializers.CharField())
         availability = serializers.CharField()
+        portfolio_links = serializers.ListField(child=serializers.URLField())
         reputation = StudentReputationOutput()
         recent_reviews = PublicReviewOutput(many=True)
 
@@ -255,6 +256,7 @@ class StudentPublicProfileApi(APIView):
             "bio": profile.bio,
             "skills": sorted(s.slug for s in profile.skills.all()) if profile.pk else [],
             "availability": profile.availability,
+            "portfolio_links": profile.portfolio_links,
             "reputation": _reputation(rep),
             "recent_reviews": review_list_public_for_student(student_id=pk)[:RECENT_REVIEWS],
         }
