@@ -1,5 +1,20 @@
+"""Admin of the participants, and the helpers every app's admin shares.
+
+`money_column` shows integer minor units with their currency, `minor_units_parse`
+reads an amount typed by staff, `ReadOnlyAdmin` shows rows only services write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import models
+from django.http import HttpRequest
 
 from marketplace.models import (
     Company,
@@ -11,16 +26,105 @@ from marketplace.models import (
     StudentProfile,
     User,
 )
+from marketplace.money import Money, minor_unit_exponent
 from marketplace.notifications import outbound_email_retry
 from marketplace.services import failed_task_retry
+
+
+def money_format(amount: int | None, currency: str) -> str:
+    """`amount` minor units of `currency` as staff read it (`1,050.00 EUR`), `—` when unknown.
+
+    An amount whose currency is not an ISO code (say a gateway object without
+    one) is shown as the bare integer.
+    """
+    if amount is None:
+        return "—"
+    try:
+        return Money(amount, currency.upper()).format()
+    except ValueError:
+        return str(amount)
+
+
+def money_column(
+    amount_field: str,
+    *,
+    currency_field: str = "currency",
+    description: str,
+    sortable: bool = True,
+) -> Callable[[admin.ModelAdmin, Any], str]:
+    """A ModelAdmin column (list_display or readonly field) for an amount in minor units.
+
+    `amount_field` and `currency_field` may follow relations with `__`
+    (`milestone__escrow__amount_cents`) or name a property (then pass
+    `sortable=False`); a sortable column sorts by the amount.
+    """
+
+    def read(obj: Any, path: str) -> Any:
+        for name in path.split("__"):
+            obj = getattr(obj, name) if obj is not None else None
+        return obj
+
+    @admin.display(description=description, ordering=amount_field if sortable else None)
+    def column(_admin: admin.ModelAdmin, obj: Any) -> str:
+        return money_format(read(obj, amount_field), read(obj, currency_field) or "")
+
+    return column
+
+
+def minor_units_parse(text: str, currency: str) -> int:
+    """An amount typed in major units (`1050.5`, `1,050.50`) as integer minor units of `currency`.
+
+    Exact decimal arithmetic, never floats. Raises forms.ValidationError for
+    text that is not a number, a negative amount, or more decimals than the
+    currency has (none for JPY).
+    """
+    exponent = minor_unit_exponent(currency)
+    try:
+        value = Decimal(text.replace(",", "").replace(" ", "").strip())
+    except InvalidOperation as exc:
+        raise forms.ValidationError("Enter an amount such as 1050.00.") from exc
+    if not value.is_finite() or value < 0:
+        raise forms.ValidationError("Enter an amount of zero or more.")
+    minor = value.scaleb(exponent)
+    if minor != minor.to_integral_value():
+        raise forms.ValidationError(f"{currency} amounts have at most {exponent} decimals.")
+    return int(minor)
+
+
+# A link typed without a scheme is https:// (Django 6.0's default, chosen now).
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services only (money, ledger, audit trails): staff read, never edit."""
+
+    formfield_overrides = HTTPS_URLS
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "first_name", "last_name", "role", "is_staff", "is_active"]
-    list_filter = ["role", "is_staff", "is_active"]
+    list_display = [
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "is_staff",
+        "is_active",
+        "date_joined",
+    ]
+    list_filter = ["role", "is_staff", "is_active", "language"]
     search_fields = ["email", "first_name", "last_name"]
+    date_hierarchy = "date_joined"
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Person", {"fields": ["first_name", "last_name", "role", "language"]}),
@@ -37,15 +141,26 @@ class UserAdmin(BaseUserAdmin):
 
 class MembershipInline(admin.TabularInline):
     model = CompanyMembership
-    raw_id_fields = ["user"]
+    autocomplete_fields = ["user"]
     extra = 0
 
 
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
-    search_fields = ["name"]
+    formfield_overrides = HTTPS_URLS
+    list_display = ["name", "website", "created_at"]
+    search_fields = ["name", "website"]
+    date_hierarchy = "created_at"
     inlines = [MembershipInline]
+
+
+@admin.register(CompanyMembership)
+class CompanyMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "company", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "company__name"]
+    list_select_related = ["user", "company"]
+    autocomplete_fields = ["user", "company"]
 
 
 @admin.register(Skill)
@@ -57,19 +172,26 @@ class SkillAdmin(admin.ModelAdmin):
 
 @admin.register(StudentProfile)
 class StudentProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "headline", "availability", "day_rate_cents", "currency"]
-    list_filter = ["availability"]
-    search_fields = ["user__email", "headline"]
-    raw_id_fields = ["user"]
-    filter_horizontal = ["skills"]
+    list_display = ["user", "headline", "availability", "day_rate", "updated_at"]
+    list_filter = ["availability", "currency"]
+    search_fields = ["user__email", "user__first_name", "user__last_name", "headline"]
+    list_select_related = ["user"]
+    # Tens of thousands of skills: a search box, not a select listing them all.
+    autocomplete_fields = ["user", "skills"]
+    day_rate = money_column("day_rate_cents", description="day rate")
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["user", "kind", "title", "created_at", "read_at"]
-    list_filter = ["kind"]
+    list_filter = ["kind", ("read_at", admin.EmptyFieldListFilter)]
     search_fields = ["user__email", "title", "key"]
-    raw_id_fields = ["user"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["user", "key", "kind", "title", "url", "created_at", "read_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.action(description="Send again")
@@ -86,10 +208,11 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     list_display = ["template", "to", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "template", "language"]
     search_fields = ["to", "key", "subject"]
+    date_hierarchy = "created_at"
     readonly_fields = [f.name for f in OutboundEmail._meta.fields]
     actions = [retry_emails]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
@@ -105,10 +228,11 @@ class FailedTaskAdmin(admin.ModelAdmin):
     """Background work that failed after its retries, with the error; staff can run it again."""
 
     list_display = ["task_name", "error", "created_at", "retried_at"]
-    list_filter = ["task_name"]
+    list_filter = ["task_name", ("retried_at", admin.EmptyFieldListFilter)]
     search_fields = ["task_name", "error"]
+    date_hierarchy = "created_at"
     readonly_fields = [f.name for f in FailedTask._meta.fields]
     actions = [retry_failed_tasks]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

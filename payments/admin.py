@@ -1,12 +1,16 @@
+import datetime as dt
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
-from django.utils.html import format_html
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
+from marketplace.admin import ReadOnlyAdmin, money_column
+from marketplace.errors import TransientError
 from payments.models import (
     Chargeback,
     DummyGatewayObject,
@@ -19,20 +23,8 @@ from payments.models import (
     StripeEvent,
 )
 from payments.selectors import ledger_account_balances
+from payments.services.reconciliation import ledger_reconcile
 from payments.services.webhooks import stripe_events_process_again
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Money rows are written by services only; the admin reads them."""
-
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 class EscrowEventInline(admin.TabularInline):
@@ -44,46 +36,121 @@ class EscrowEventInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
 
 @admin.register(Escrow)
 class EscrowAdmin(ReadOnlyAdmin):
+    """Money held per piece of work. Transfers waiting (`release_pending`) show their last error.
+
+    `projects.admin` adds the "retry the transfer" action: completing the
+    contract after a late release is the projects app's business.
+    """
+
     list_display = [
         "reference",
         "company",
         "payee",
-        "amount_cents",
-        "currency",
+        "amount",
+        "charge",
         "status",
+        "transfer_attempts",
         "created_at",
     ]
-    list_filter = ["status", "currency", "gateway"]
-    search_fields = ["reference", "payment_intent_id", "transfer_id"]
+    list_filter = ["status", "currency", "gateway", ("last_error", admin.EmptyFieldListFilter)]
+    search_fields = [
+        "reference",
+        "payment_intent_id",
+        "charge_id",
+        "transfer_id",
+        "refund_id",
+        "company__name",
+        "payee__email",
+    ]
+    list_select_related = ["company", "payee"]
+    date_hierarchy = "created_at"
+    fields = [
+        "reference",
+        "company",
+        "payee",
+        "status",
+        "amount",
+        "company_fee",
+        "charge",
+        "student_commission",
+        "payee_share",
+        "gateway",
+        "payment_intent_id",
+        "charge_id",
+        "transfer_id",
+        "refund_id",
+        "funding_attempts",
+        "transfer_attempts",
+        "last_error",
+        "created_at",
+        "funded_at",
+        "settled_at",
+    ]
+    readonly_fields = fields
     inlines = [EscrowEventInline]
+
+    amount = money_column("amount_cents", description="work amount")
+    company_fee = money_column("company_fee_cents", description="company fee")
+    student_commission = money_column("student_commission_cents", description="commission")
+    charge = money_column("charge_cents", description="charged to the company", sortable=False)
+    payee_share = money_column("payee_cents", description="payee's share", sortable=False)
+
+
+@admin.register(EscrowEvent)
+class EscrowEventAdmin(ReadOnlyAdmin):
+    """Every escrow transition: who moved the money from which state to which, and why."""
+
+    list_display = ["created_at", "escrow", "from_status", "to_status", "actor", "note"]
+    list_filter = ["to_status", "from_status"]
+    search_fields = ["escrow__reference", "actor__email", "note"]
+    list_select_related = ["escrow", "actor"]
+    date_hierarchy = "created_at"
 
 
 class EntryInline(admin.TabularInline):
     model = LedgerEntry
     extra = 0
     can_delete = False
-    readonly_fields = ["account", "amount_cents", "currency", "memo", "created_at"]
+    fields = ["account", "amount", "memo", "created_at"]
+    readonly_fields = fields
+    amount = money_column("amount_cents", description="amount (debit +, credit −)")
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
 
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
+    """One money movement; its entries (inline) sum to zero."""
+
     list_display = ["id", "kind", "currency", "escrow", "memo", "created_at"]
     list_filter = ["kind", "currency"]
+    search_fields = ["memo", "escrow__reference", "entries__account"]
+    list_select_related = ["escrow"]
+    date_hierarchy = "created_at"
     inlines = [EntryInline]
 
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ["transaction", "account", "amount_cents", "currency", "created_at"]
-    list_filter = ["currency"]
-    search_fields = ["account"]
+    """Ledger lines, append-only; search an account (`student:12`) to read its history."""
+
+    list_display = ["created_at", "transaction", "account", "amount", "memo"]
+    list_filter = ["currency", "transaction__kind"]
+    search_fields = ["=account", "memo", "transaction__escrow__reference"]
+    list_select_related = ["transaction"]
+    date_hierarchy = "created_at"
     change_list_template = "admin/payments/ledgerentry/change_list.html"
+    amount = money_column("amount_cents", description="amount (debit +, credit −)")
 
     def get_urls(self) -> list[URLPattern]:
         balances = path(
@@ -110,15 +177,20 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 class PayoutAccountAdmin(ReadOnlyAdmin):
     list_display = ["user", "gateway", "account_id", "payouts_enabled", "updated_at"]
     list_filter = ["payouts_enabled", "gateway"]
+    search_fields = ["user__email", "account_id"]
+    list_select_related = ["user"]
 
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyAdmin):
+    """Comparisons of the ledger with the gateway; staff can run one now from the list."""
+
     list_display = ["created_at", "day", "gateway", "checked", "difference_count", "ok"]
     list_filter = ["ok", "gateway"]
     date_hierarchy = "created_at"
     fields = ["created_at", "day", "gateway", "checked", "ok", "differences_table"]
     readonly_fields = fields
+    change_list_template = "admin/payments/reconciliationrun/change_list.html"
 
     @admin.display(description="differences")
     def difference_count(self, obj: ReconciliationRun) -> int:
@@ -126,16 +198,88 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="differences")
     def differences_table(self, obj: ReconciliationRun) -> str:
+        """One row per difference; ledger and gateway amounts are minor units of the escrow."""
         if not obj.differences:
             return "none"
-        return format_html("<pre>{}</pre>", json.dumps(obj.differences, indent=2))
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    d.get("reference", ""),
+                    d.get("kind", ""),
+                    "—" if d.get("ledger") is None else d["ledger"],
+                    "—" if d.get("gateway") is None else d["gateway"],
+                    d.get("detail", ""),
+                )
+                for d in obj.differences
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>reference</th><th>what differs</th>"
+            "<th>ledger (minor units)</th><th>gateway (minor units)</th><th>detail</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        run = path(
+            "run/",
+            self.admin_site.admin_view(require_POST(self.run_view)),
+            name="payments_reconciliationrun_run",
+        )
+        return [run, *super().get_urls()]
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.add_reconciliationrun")
+
+    def run_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: compare the ledger with the gateway now (`ledger_reconcile`), then show the run.
+
+        An optional `day` (YYYY-MM-DD) checks only that local date's activity,
+        as `manage.py reconcile_ledger --day` does.
+        """
+        if not self.has_run_permission(request):
+            raise PermissionDenied
+        changelist = reverse("admin:payments_reconciliationrun_changelist")
+        day = None
+        if request.POST.get("day"):
+            try:
+                day = dt.date.fromisoformat(request.POST["day"])
+            except ValueError:
+                self.message_user(request, "Give the day as YYYY-MM-DD.", messages.ERROR)
+                return HttpResponseRedirect(changelist)
+        try:
+            run = ledger_reconcile(day=day)
+        except TransientError as exc:
+            self.message_user(
+                request, f"The gateway did not answer; try again. ({exc})", messages.ERROR
+            )
+            return HttpResponseRedirect(changelist)
+        if run.ok:
+            self.message_user(request, f"{run.checked} escrows checked, no differences.")
+        else:
+            self.message_user(
+                request,
+                f"{run.checked} escrows checked, {len(run.differences)} differences.",
+                messages.WARNING,
+            )
+        return HttpResponseRedirect(
+            reverse("admin:payments_reconciliationrun_change", args=[run.pk])
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):  # type: ignore[no-untyped-def]
+        extra = {"can_run": self.has_run_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
 
 
 @admin.register(DummyGatewayObject)
 class DummyGatewayObjectAdmin(ReadOnlyAdmin):
-    list_display = ["object_id", "kind", "amount", "currency", "status", "created_at"]
+    list_display = ["object_id", "kind", "money", "status", "destination", "created_at"]
     list_filter = ["kind", "status"]
-    search_fields = ["object_id", "idempotency_key", "destination", "source"]
+    search_fields = ["object_id", "idempotency_key", "destination", "source", "transfer_group"]
+    date_hierarchy = "created_at"
+    money = money_column("amount", description="amount")
 
 
 @admin.register(StripeEvent)
@@ -153,7 +297,7 @@ class StripeEventAdmin(ReadOnlyAdmin):
         "processed_at",
     ]
     list_filter = ["status", "type", "livemode"]
-    search_fields = ["event_id", "account", "outcome", "error"]
+    search_fields = ["event_id", "account", "outcome", "error", "escrow__reference"]
     date_hierarchy = "received_at"
     actions = ["process_again"]
     fields = [
@@ -196,8 +340,7 @@ class ChargebackAdmin(ReadOnlyAdmin):
     list_display = [
         "dispute_id",
         "escrow",
-        "amount_cents",
-        "currency",
+        "amount",
         "reason",
         "status",
         "funds_held",
@@ -206,3 +349,6 @@ class ChargebackAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "funds_held", "currency"]
     search_fields = ["dispute_id", "charge_id", "escrow__reference"]
+    list_select_related = ["escrow"]
+    date_hierarchy = "created_at"
+    amount = money_column("amount_cents", description="amount")

@@ -620,13 +620,14 @@ def student_payouts_refresh(*, user: User) -> PayoutAccount | None:
     return account
 
 
-def milestone_releases_retry() -> int:
+def milestone_releases_retry(*, escrow_ids: Sequence[int] | None = None) -> int:
     """Retry the transfers of approved milestones not paid yet, then complete finished contracts.
 
-    For the scheduled task: safe to run any number of times (each transfer has
-    its idempotency key). Returns how many escrows were released.
+    For the scheduled task, and for staff with `escrow_ids` (only those
+    escrows): safe to run any number of times (each transfer has its
+    idempotency key). Returns how many escrows were released.
     """
-    released = escrow_retry_pending_releases()
+    released = escrow_retry_pending_releases(escrow_ids=escrow_ids)
     _after_late_releases(released)
     return len(released)
 

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
+from marketplace.admin import ReadOnlyAdmin
 from schools.models import (
     Coordinator,
     EnrolmentVerification,
@@ -30,18 +32,28 @@ def unmark_partner(modeladmin, request, queryset):  # type: ignore[no-untyped-de
 class SchoolAdmin(admin.ModelAdmin):
     """Schools from the public list; staff choose the partner schools (list filter, actions)."""
 
-    list_display = ["name", "country", "is_partner"]
+    list_display = ["name", "country", "state_province", "is_partner", "created_at"]
     list_filter = ["is_partner", "country"]
     search_fields = ["name", "domains__domain"]
     inlines = [DomainInline]
     actions = [mark_partner, unmark_partner]
 
 
+@admin.register(SchoolDomain)
+class SchoolDomainAdmin(admin.ModelAdmin):
+    list_display = ["domain", "school"]
+    search_fields = ["domain", "school__name"]
+    list_select_related = ["school"]
+    autocomplete_fields = ["school"]
+
+
 @admin.register(Coordinator)
 class CoordinatorAdmin(admin.ModelAdmin):
-    list_display = ["user", "school"]
-    raw_id_fields = ["user", "school"]
-    search_fields = ["user__email", "school__name"]
+    list_display = ["user", "school", "created_at"]
+    search_fields = ["user__email", "user__last_name", "school__name"]
+    list_select_related = ["user", "school"]
+    autocomplete_fields = ["user", "school"]
+    date_hierarchy = "created_at"
 
 
 class EventInline(admin.TabularInline):
@@ -50,7 +62,10 @@ class EventInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ["actor", "from_status", "to_status", "reason", "created_at"]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -59,10 +74,32 @@ class EnrolmentVerificationAdmin(admin.ModelAdmin):
     """Read-only here: decisions go through the coordinator's routes so they are audited."""
 
     list_display = ["student", "school", "school_email", "status", "graduation_date", "created_at"]
-    list_filter = ["status"]
+    list_filter = ["status", "school__is_partner", "school__country"]
     search_fields = ["student__email", "school_email", "school__name"]
+    list_select_related = ["student", "school"]
+    date_hierarchy = "created_at"
     readonly_fields = [f.name for f in EnrolmentVerification._meta.fields]
     inlines = [EventInline]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    # Deleting one would take its audit trail with it.
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(VerificationEvent)
+class VerificationEventAdmin(ReadOnlyAdmin):
+    """The verification audit trail: who moved which request from what to what, and why."""
+
+    list_display = ["created_at", "verification", "from_status", "to_status", "actor", "reason"]
+    list_filter = ["to_status"]
+    search_fields = [
+        "verification__student__email",
+        "verification__school_email",
+        "verification__school__name",
+        "actor__email",
+    ]
+    list_select_related = ["verification__student", "verification__school", "actor"]
+    date_hierarchy = "created_at"

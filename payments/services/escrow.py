@@ -37,7 +37,7 @@ escrow leaves `platform:revenue` at −fee: the cost of a cancelled job.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -452,20 +452,22 @@ def escrow_release(*, escrow_id: int, actor: AbstractBaseUser | None) -> Escrow:
     return escrow
 
 
-def escrow_retry_pending_releases(*, limit: int = 500) -> list[int]:
+def escrow_retry_pending_releases(
+    *, limit: int = 500, escrow_ids: Iterable[int] | None = None
+) -> list[int]:
     """Try again every approved escrow whose payee can be paid; returns the ids released.
 
     Run on a schedule: it picks up transfers that failed and payees who became
-    ready without the event reaching us.
+    ready without the event reaching us. `escrow_ids` narrows it to those
+    escrows (staff retrying chosen ones); the others are left as they are.
     """
-    ids = list(
-        Escrow.objects.filter(
-            status=S.RELEASE_PENDING,
-            payee__payout_account__payouts_enabled=True,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
+    pending = Escrow.objects.filter(
+        status=S.RELEASE_PENDING,
+        payee__payout_account__payouts_enabled=True,
     )
+    if escrow_ids is not None:
+        pending = pending.filter(pk__in=list(escrow_ids))
+    ids = list(pending.order_by("pk").values_list("pk", flat=True)[:limit])
     return [pk for pk in ids if escrow_release(escrow_id=pk, actor=None).status == S.RELEASED]
 
 
