@@ -68,11 +68,12 @@ fuzz: install ## Fuzz the API with Schemathesis as four roles on a throwaway ser
 	$(BIN)/python scripts/fuzz_api.py --seed $(FUZZ_SEED) --max-examples $(FUZZ_EXAMPLES) \
 		--phases $(FUZZ_PHASES)
 
-lint: install ## ruff check + format check, import contracts, missing migrations
+lint: install ## ruff check + format check, import contracts, missing migrations, stale translations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run --noinput
+	$(BIN)/python scripts/translations.py --check
 
 migrate: install ## Apply migrations to db.sqlite3 (or DATABASE_URL)
 	$(BIN)/python manage.py migrate --noinput

@@ -6,9 +6,6 @@ school's own pages are in `schools.api`.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
-
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -18,12 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api.mixins import ListApi, get_visible
-from marketplace.money import Money
 from projects.lifecycle import verification_revoke_and_withdraw_bids
-from projects.reviews import student_reputations
-from projects.selectors import school_students_report, student_earnings
+from projects.school_students import school_students_csv, school_students_with_results
+from projects.selectors import school_students_report
 from schools.api.views import ReasonInput, VerificationOutput
-from schools.models import EnrolmentVerification
 from schools.permissions import school_staff_check
 from schools.selectors import school_list, verification_list_for
 
@@ -58,16 +53,6 @@ class SchoolStudentOutput(serializers.Serializer):
     )
 
 
-def _rows(verifications: list[EnrolmentVerification]) -> list[EnrolmentVerification]:
-    ids = [v.student_id for v in verifications]
-    earnings = student_earnings(student_ids=ids)
-    reputations = student_reputations(student_ids=ids)
-    for verification in verifications:
-        verification.earned = earnings.get(verification.student_id, {})  # type: ignore[attr-defined]
-        verification.reputation = reputations[verification.student_id]  # type: ignore[attr-defined]
-    return verifications
-
-
 class SchoolStudentsApi(ListApi):
     """The school's verified students: contracts completed, what they earned per currency,
     their average rating by companies and their on-time rate.
@@ -80,44 +65,8 @@ class SchoolStudentsApi(ListApi):
         get_visible(school_list(), pk)
         school_staff_check(user=request.user, school_id=pk)
         page = self.paginate_queryset(school_students_report(school_id=pk))
-        return self.get_paginated_response(SchoolStudentOutput(_rows(page), many=True).data)
-
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(text: str) -> str:
-    """Text a spreadsheet will show, not run: a cell starting like a formula gets a `'` first.
-
-    Source: OWASP, "CSV Injection".
-    """
-    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
-
-
-class Echo:
-    """A file-like object whose write returns the line, for streaming CSV."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-CSV_HEADER = [
-    "student_id",
-    "first_name",
-    "last_name",
-    "school_email",
-    "program",
-    "graduation_date",
-    "verified_at",
-    "completed_contracts",
-    "earned",
-    "average_rating",
-    "on_time_rate",
-]
-
-
-def _blank_if_none(value: object) -> object:
-    return "" if value is None else value
+        rows = school_students_with_results(page)
+        return self.get_paginated_response(SchoolStudentOutput(rows, many=True).data)
 
 
 class SchoolStudentsExportApi(APIView):
@@ -129,33 +78,9 @@ class SchoolStudentsExportApi(APIView):
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
         school = get_visible(school_list(), pk)
         school_staff_check(user=request.user, school_id=pk)
-        rows = _rows(list(school_students_report(school_id=pk)))
-
-        def lines() -> Iterator[str]:
-            writer = csv.writer(Echo())
-            yield writer.writerow(CSV_HEADER)
-            for v in rows:
-                earned = "; ".join(
-                    Money(cents, currency).format()
-                    for currency, cents in sorted(v.earned.items())  # type: ignore[attr-defined]
-                )
-                yield writer.writerow(
-                    [
-                        v.student_id,
-                        csv_safe(v.student.first_name),
-                        csv_safe(v.student.last_name),
-                        csv_safe(v.school_email),
-                        csv_safe(v.program),
-                        v.graduation_date.isoformat(),
-                        v.decided_at.isoformat() if v.decided_at else "",
-                        v.completed_contracts,  # type: ignore[attr-defined]
-                        earned,
-                        _blank_if_none(v.reputation.average_rating),  # type: ignore[attr-defined]
-                        _blank_if_none(v.reputation.on_time_rate),  # type: ignore[attr-defined]
-                    ]
-                )
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            school_students_csv(school_id=pk), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="school-{school.pk}-students.csv"'
         return response
 
