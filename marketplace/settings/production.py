@@ -3,11 +3,11 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DEBUG, env
+from .base import DATABASES, DEBUG, env
 
 ENVIRONMENT = "production"
 SECRET_KEY = env("SECRET_KEY")
-DATABASES = {"default": env.db("DATABASE_URL")}
+env.db("DATABASE_URL")  # required here: no SQLite fallback (base read it, with its options)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production.")
