@@ -277,7 +277,9 @@ def delivery_submit_with_files(
         raise PermissionDenied("Only the student of this contract delivers.")
     checked = uploads_check(uploads=files)
     with StoredFiles(checked) as stored, transaction.atomic():
-        milestone_submit(milestone_id=milestone_id, by=by, note=note, url=url)
+        milestone_submit(
+            milestone_id=milestone_id, by=by, note=note, url=url, has_files=bool(stored)
+        )
         delivery = Delivery.objects.filter(milestone_id=milestone_id).order_by("-pk").first()
         assert delivery is not None  # milestone_submit just created it
         _rows(stored, by=by, delivery=delivery)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
 from marketplace.models import Skill, User
-from marketplace.money import SUPPORTED_CURRENCIES, amount_check
+from marketplace.money import SUPPORTED_CURRENCIES, Money, amount_check
 from marketplace.selectors import user_company
 from payments.models import Escrow, PayoutAccount
 from payments.services.escrow import (
@@ -401,7 +401,9 @@ def bid_accept(
     total = sum(spec.amount_cents for spec in milestones)
     if total != bid.amount_cents:
         raise ValidationFailed(
-            f"The milestones add up to {total}, the bid is {bid.amount_cents}.", field="milestones"
+            f"The milestones add up to {Money(total, bid.currency)}, "
+            f"the bid is {Money(bid.amount_cents, bid.currency)}.",
+            field="milestones",
         )
     _move(bid, B.ACCEPTED, BID_TRANSITIONS, "bid")
     bid.decided_at = timezone.now()
@@ -503,13 +505,23 @@ def milestone_fund(
 
 
 @transaction.atomic
-def milestone_submit(*, milestone_id: int, by: User, note: str = "", url: str = "") -> Milestone:
-    """The student delivers a funded milestone (first time or after changes were asked)."""
+def milestone_submit(
+    *, milestone_id: int, by: User, note: str = "", url: str = "", has_files: bool = False
+) -> Milestone:
+    """The student delivers a funded milestone (first time or after changes were asked).
+
+    A delivery carries something: a note, a link or files (`has_files`, attached
+    by `projects.files.delivery_submit_with_files`); an empty one would start the
+    auto-release clock on nothing. Raises PermissionDenied, StateConflict, and
+    ValidationFailed (field `note`) for an empty delivery.
+    """
     milestone = _locked_milestone(milestone_id)
     if not is_contract_student(by, milestone.contract):
         raise PermissionDenied("Only the student of this contract delivers.")
     if milestone.escrow.status != Escrow.Status.FUNDED:
         raise StateConflict("Deliver once the milestone is funded and still held in escrow.")
+    if not (note.strip() or url.strip() or has_files):
+        raise ValidationFailed("Say what you deliver: a note, a link or files.", field="note")
     _work(milestone, W.SUBMITTED, by=by, note=note)
     milestone.submitted_at = timezone.now()
     milestone.save(update_fields=["work_status", "submitted_at"])
@@ -520,11 +532,17 @@ def milestone_submit(*, milestone_id: int, by: User, note: str = "", url: str = 
 
 @transaction.atomic
 def milestone_request_changes(*, milestone_id: int, by: User, note: str = "") -> Milestone:
-    """The company sends a delivery back with what to change."""
+    """The company sends a delivery back with what to change.
+
+    Raises PermissionDenied, StateConflict, and ValidationFailed (field `note`)
+    when the note is blank: the student needs to know what to change.
+    """
     milestone = _locked_milestone(milestone_id)
     if not is_contract_company(by, milestone.contract):
         raise PermissionDenied("Only the company of this contract reviews deliveries.")
-    _work(milestone, W.CHANGES_REQUESTED, by=by, note=note)
+    _work(milestone, W.CHANGES_REQUESTED, by=by, note=note)  # a wrong state is a 409 first
+    if not note.strip():
+        raise ValidationFailed("Say what should change.", field="note")
     milestone.save(update_fields=["work_status"])
     event = milestone.events.order_by("-pk").first()
     notices.changes_requested(milestone, note, event.pk if event else 0)

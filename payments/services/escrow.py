@@ -47,7 +47,7 @@ from django.utils import timezone
 
 from marketplace.errors import DomainError, StateConflict, TransientError, ValidationFailed
 from marketplace.models import Company
-from marketplace.money import SUPPORTED_CURRENCIES, amount_check, bps_of
+from marketplace.money import SUPPORTED_CURRENCIES, Money, amount_check, bps_of
 from marketplace.notifications import notify
 from marketplace.selectors import staff_users
 from payments.gateways import get_gateway
@@ -570,12 +570,14 @@ def escrow_settle_split(
         raise ValidationFailed("Amounts cannot be negative.", field="release_cents")
     if release_cents + refund_cents != escrow.charge_cents:
         raise ValidationFailed(
-            f"release_cents + refund_cents must equal the {escrow.charge_cents} held.",
+            "release_cents + refund_cents must equal the "
+            f"{Money(escrow.charge_cents, escrow.currency)} held.",
             field="refund_cents",
         )
     if release_cents > escrow.amount_cents:
         raise ValidationFailed(
-            f"At most the work's {escrow.amount_cents} can be released.", field="release_cents"
+            f"At most the work's {Money(escrow.amount_cents, escrow.currency)} can be released.",
+            field="release_cents",
         )
     commission = bps_of(release_cents, settings.STUDENT_COMMISSION_BPS)
     payee_share = release_cents - commission

@@ -91,7 +91,9 @@ def test_the_services_refusal_lands_on_its_field_and_changes_nothing(staff_clien
     res = staff_client.post(_url(dispute), {"release": "105.00", "refund": "0", "note": "All"})
 
     assert res.status_code == 200
-    assert res.context["form"].errors["release"] == ["At most the work's 10000 can be released."]
+    assert res.context["form"].errors["release"] == [
+        "At most the work's 100.00 EUR can be released."
+    ]
     dispute.refresh_from_db()
     assert dispute.status == Dispute.Status.OPEN
     assert LedgerEntry.objects.count() == entries

@@ -155,13 +155,16 @@ def test_approving_twice_releases_once(w):  # type: ignore[no-untyped-def]
     milestone = contract["milestones"][0]["id"]
     _fund(w, milestone)
     assert (
-        w.me.post(f"/api/v1/milestones/{milestone}/submit/", {}, format="json").status_code == 200
+        w.me.post(
+            f"/api/v1/milestones/{milestone}/submit/", {"note": "Done"}, format="json"
+        ).status_code
+        == 200
     )
     res = w.company.post(f"/api/v1/milestones/{milestone}/approve/")
     assert res.status_code == 200 and res.json()["status"] == "released", res.content
     before = _world()
     _conflict(w.company.post(f"/api/v1/milestones/{milestone}/approve/"))
-    _conflict(w.me.post(f"/api/v1/milestones/{milestone}/submit/", {}, format="json"))
+    _conflict(w.me.post(f"/api/v1/milestones/{milestone}/submit/", {"note": "Done"}, format="json"))
     assert _world() == before
     assert LedgerTransaction.objects.filter(kind="release").count() == 1
     _balanced(contract["id"])
@@ -393,13 +396,23 @@ def test_the_ledger_balances_after_every_money_step(w):  # type: ignore[no-untyp
         _fund(w, milestone)
         _balanced(contract["id"])
 
-    assert w.me.post(f"/api/v1/milestones/{first}/submit/", {}, format="json").status_code == 200
+    assert (
+        w.me.post(
+            f"/api/v1/milestones/{first}/submit/", {"note": "Done"}, format="json"
+        ).status_code
+        == 200
+    )
     res = w.company.post(
         f"/api/v1/milestones/{first}/request-changes/", {"note": "more"}, format="json"
     )
     assert res.json()["status"] == "changes_requested", res.content
     _conflict(w.company.post(f"/api/v1/milestones/{first}/approve/"))
-    assert w.me.post(f"/api/v1/milestones/{first}/submit/", {}, format="json").status_code == 200
+    assert (
+        w.me.post(
+            f"/api/v1/milestones/{first}/submit/", {"note": "Done"}, format="json"
+        ).status_code
+        == 200
+    )
     res = w.company.post(f"/api/v1/milestones/{first}/approve/")
     assert res.status_code == 200, res.content
     assert res.json()["status"] == "submitted"
@@ -411,7 +424,12 @@ def test_the_ledger_balances_after_every_money_step(w):  # type: ignore[no-untyp
     assert _milestone_status(w, first) == "released"
     _balanced(contract["id"])
 
-    assert w.me.post(f"/api/v1/milestones/{second}/submit/", {}, format="json").status_code == 200
+    assert (
+        w.me.post(
+            f"/api/v1/milestones/{second}/submit/", {"note": "Done"}, format="json"
+        ).status_code
+        == 200
+    )
     res = w.company.post(f"/api/v1/milestones/{second}/approve/")
     assert res.json()["status"] == "released", res.content
     _balanced(contract["id"])

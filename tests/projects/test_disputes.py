@@ -74,7 +74,10 @@ def test_either_party_opens_a_dispute_that_freezes_the_money(w, opener):  # type
     assert Contract.objects.get(pk=w.contract_id).status == "disputed"
     assert w.company.post(f"/api/v1/milestones/{w.milestone}/approve/").status_code == 409
     assert (
-        w.me.post(f"/api/v1/milestones/{w.milestone}/submit/", {}, format="json").status_code == 409
+        w.me.post(
+            f"/api/v1/milestones/{w.milestone}/submit/", {"note": "Done"}, format="json"
+        ).status_code
+        == 409
     )
     kinds = Notification.objects.filter(kind="dispute_opened").values_list("user_id", flat=True)
     assert set(kinds) == {w.owner.pk, w.student.pk}
@@ -92,7 +95,7 @@ def test_a_dispute_needs_a_reason_and_money_in_escrow(w):  # type: ignore[no-unt
     res = w.me.post(f"/api/v1/milestones/{w.milestone}/dispute/", {"reason": "  "}, format="json")
     assert res.status_code == 400
     assert "reason" in res.json()["errors"]
-    w.me.post(f"/api/v1/milestones/{w.milestone}/submit/", {}, format="json")
+    w.me.post(f"/api/v1/milestones/{w.milestone}/submit/", {"note": "Done"}, format="json")
     w.company.post(f"/api/v1/milestones/{w.milestone}/approve/")
     res = w.me.post(f"/api/v1/milestones/{w.milestone}/dispute/", {"reason": "late"}, format="json")
     assert res.status_code == 409
@@ -182,7 +185,7 @@ def test_a_failed_transfer_waits_is_retried_and_told_once(w, monkeypatch):  # ty
     def down(self, **kwargs):  # type: ignore[no-untyped-def]
         raise TransientError("Stripe is unreachable")
 
-    w.me.post(f"/api/v1/milestones/{w.milestone}/submit/", {}, format="json")
+    w.me.post(f"/api/v1/milestones/{w.milestone}/submit/", {"note": "Done"}, format="json")
     monkeypatch.setattr(DummyGateway, "create_transfer", down)
     res = w.company.post(f"/api/v1/milestones/{w.milestone}/approve/")
     assert res.status_code == 200
