@@ -36,6 +36,7 @@ LEFT, RIGHT, TOP, BOTTOM = 88, 16, 16, 72
 INK = "#1a1a1a"  # 17:1 on white
 MUTED = "#4d4d4d"  # 8.5:1
 GRID = "#b3b3b3"  # decorative lines only
+MAX_BAR_WIDTH = 60  # viewBox units
 ACCENT = "#0b4fb8"  # 7:1, the site's accent
 MAX_LABEL = 16
 
@@ -190,7 +191,8 @@ def _chart(
         )
     raw = [value for _, value in points]
     if kind == "bar":
-        width = slot * 0.7
+        # Capped, so one or two bars read as bars rather than filling the chart.
+        width = min(slot * 0.7, MAX_BAR_WIDTH)
         for cx, value, label, text in zip(centres, raw, labels, values, strict=True):
             top, bottom = y(max(value, 0)), y(min(value, 0))
             parts.append(

@@ -20,7 +20,7 @@ from marketplace.models import Skill, StudentProfile
 from marketplace.money import CURRENCY_CHOICES
 from projects.models import Project
 from projects.search import search_briefs
-from schools.models import EnrolmentVerification
+from schools.models import EnrolmentVerification, School
 
 MAX_SKILLS = 20
 MAX_SEARCH = 200
@@ -49,6 +49,23 @@ class SkillListField(forms.CharField):
 
 class SkillsFilter(django_filters.Filter):
     field_class = SkillListField
+
+
+class SchoolIdField(forms.IntegerField):
+    """A school's id; an id no school has is an error, as an unknown skill is."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(min_value=1, max_value=2**63 - 1, **kwargs)  # type: ignore[arg-type]
+
+    def clean(self, value: str | None) -> int | None:  # type: ignore[override]
+        pk = super().clean(value)
+        if pk is not None and not School.objects.filter(pk=pk).exists():
+            raise forms.ValidationError("Unknown school.")
+        return pk
+
+
+class SchoolFilter(django_filters.Filter):
+    field_class = SchoolIdField
 
 
 class IntegerFilter(django_filters.Filter):
@@ -115,7 +132,7 @@ class ProjectFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Project.Status.choices)
     visibility = django_filters.ChoiceFilter(choices=Project.Visibility.choices)
     currency = django_filters.ChoiceFilter(choices=CURRENCY_CHOICES)
-    school = IntegerFilter(method="filter_school", min_value=1, max_value=2**63 - 1)
+    school = SchoolFilter(method="filter_school")
     deadline_after = django_filters.DateFilter(field_name="deadline", lookup_expr="gte")
     deadline_before = django_filters.DateFilter(field_name="deadline", lookup_expr="lte")
     created_since = django_filters.DateFilter(method="filter_created_since")
@@ -194,7 +211,7 @@ class StudentFilter(django_filters.FilterSet):
     skills_match = django_filters.ChoiceFilter(
         method="filter_noop", choices=[("any", "any"), ("all", "all")]
     )
-    school = IntegerFilter(method="filter_school", min_value=1, max_value=2**63 - 1)
+    school = SchoolFilter(method="filter_school")
     country = django_filters.CharFilter(method="filter_country", min_length=2, max_length=2)
     day_rate_min = IntegerFilter(
         field_name="day_rate_cents", lookup_expr="gte", min_value=0, max_value=MAX_AMOUNT

@@ -38,6 +38,10 @@ VERIFICATIONS_URL = "/api/v1/verifications/"
 EXPIRY_REASON = "graduation date passed"
 
 
+# The furthest graduation date a request may give: a doctorate's length.
+MAX_STUDIES_AHEAD = dt.timedelta(days=8 * 365)
+
+
 def _transition(
     verification: EnrolmentVerification, to: str, *, actor: User | None, reason: str = ""
 ) -> None:
@@ -87,8 +91,9 @@ def verification_request(
     The address's domain must be one of the school's domains or a sub-domain of
     one (see `schools.domains`). An e-mail with a signed `/verify/<token>/`
     link is sent after commit. Raises PermissionDenied for a non-student,
-    ValidationFailed (field named) for a foreign domain, a past graduation date
-    or an address another student holds, and StateConflict when the student
+    ValidationFailed (field named) for a foreign domain, a graduation date in
+    the past or more than `MAX_STUDIES_AHEAD` away, or an address another
+    student holds, and StateConflict when the student
     already has a verification pending or in force.
     """
     if student.role != User.Role.STUDENT:
@@ -105,6 +110,12 @@ def verification_request(
     if graduation_date <= timezone.localdate():
         raise ValidationFailed(
             "The graduation date must be in the future.", field="graduation_date"
+        )
+    if graduation_date > timezone.localdate() + MAX_STUDIES_AHEAD:
+        # The verification lasts until then: a typo must not make it last a lifetime.
+        raise ValidationFailed(
+            f"The graduation date is at most {MAX_STUDIES_AHEAD.days // 365} years away.",
+            field="graduation_date",
         )
     local = school_email.split("@")[0]
     normalized_email = f"{local}@{domain}"

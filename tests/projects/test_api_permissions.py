@@ -141,7 +141,7 @@ def _body(route: str, ids: dict) -> dict:
             "school": ids["school_a"],
             "school_email": f"someone@{ids['school_a_domain']}",
             "program": "MSc",
-            "graduation_date": "2099-06-30",
+            "graduation_date": (timezone.localdate() + dt.timedelta(days=365)).isoformat(),
         },
         "verification-reject": {"reason": "Not enrolled"},
         "verification-revoke": {"reason": "Left the school"},

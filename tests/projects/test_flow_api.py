@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from payments.selectors import ledger_unbalanced_transactions
 from tests.factories import PASSWORD, CoordinatorFactory, SchoolFactory, SkillFactory
@@ -84,7 +86,7 @@ def test_the_whole_flow_through_the_api(api, django_capture_on_commit_callbacks)
                 "school": school.pk,
                 "school_email": f"lea.martin@{domain}",
                 "program": "MSc",
-                "graduation_date": "2099-06-30",
+                "graduation_date": (timezone.localdate() + dt.timedelta(days=365)).isoformat(),
             },
             format="json",
         )

@@ -435,8 +435,8 @@ def test_only_students_may_ask(school, role):
     assert EnrolmentVerification.objects.count() == 0
 
 
-@pytest.mark.parametrize("days", [0, -1, -400])
-def test_the_graduation_date_must_be_in_the_future(student, school, days):
+@pytest.mark.parametrize("days", [0, -1, -400, 8 * 365 + 1, 365_000])
+def test_the_graduation_date_must_be_in_the_future_and_within_eight_years(student, school, days):
     with pytest.raises(ValidationFailed) as exc:
         verification_request(
             student=student,
@@ -446,6 +446,18 @@ def test_the_graduation_date_must_be_in_the_future(student, school, days):
             graduation_date=_graduation(days),
         )
     assert exc.value.field == "graduation_date"
+    assert EnrolmentVerification.objects.count() == 0
+
+
+def test_a_graduation_date_eight_years_away_is_accepted(student, school):
+    verification = verification_request(
+        student=student,
+        school=school,
+        school_email="alice@school.edu",
+        program="PhD",
+        graduation_date=_graduation(8 * 365),
+    )
+    assert verification.graduation_date == _graduation(8 * 365)
 
 
 # --- in force, and the audit trail --------------------------------------------------------
