@@ -22,8 +22,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from projects.matching import match_candidates
-from projects.models import Project
+from projects.briefs.matching import match_candidates
+from projects.briefs.models import Project
 
 PAGE_SIZE = 20  # the API's page (REST_FRAMEWORK["PAGE_SIZE"])
 

@@ -164,7 +164,7 @@ def _measure_size(
     from django.db import connections
 
     from bench import floor, seed
-    from projects.models import Project
+    from projects.briefs.models import Project
 
     seeded = time.perf_counter()
     seed.grow(

@@ -37,10 +37,10 @@ from django.utils import timezone
 
 from marketplace.models import Company, CompanyMembership, Skill, StudentProfile, User
 from marketplace.services import user_register
-from projects.importing import IMPORT_COMPANIES
-from projects.models import Project
-from projects.rankings import rankings_refresh
-from projects.services import project_create, project_publish
+from projects.briefs.models import Project
+from projects.briefs.services import project_create, project_publish
+from projects.demo.importing import IMPORT_COMPANIES
+from projects.reviews.services import rankings_refresh
 from schools.models import EnrolmentVerification, School, SchoolDomain
 
 BENCH_EMAIL = "bench@bench.example.com"

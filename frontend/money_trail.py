@@ -25,8 +25,8 @@ from payments.services.ledger import (
     company_account,
     student_account,
 )
-from projects.models import Contract
-from projects.selectors import contract_ledger_entries
+from projects.contracts.models import Contract
+from projects.contracts.selectors import contract_ledger_entries
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ class StudentProfile(models.Model):
     portfolio_links = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     # The student's track record, copied from reviews, contracts and milestones by
-    # `projects.reviews.student_stats_refresh` whenever one of them changes, so search and
+    # `projects.reviews.services.student_stats_refresh` whenever one of them changes, so search and
     # matching rank 100,000 students by plain columns. Public reviews only (double-blind).
     review_count = models.PositiveIntegerField(default=0, editable=False)
     rating_total = models.PositiveIntegerField(default=0, editable=False)

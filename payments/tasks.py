@@ -1,4 +1,4 @@
-"""Scheduled work of the payments app: reconciling the ledger, refreshing payout accounts."""
+"""Background work of the payments app: Stripe events, reconciling the ledger, payout accounts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from payments.services.payouts import payout_accounts_refresh_not_ready
 from payments.services.reconciliation import ledger_reconcile
+from payments.services.webhooks import stripe_event_process
 
 
 @shared_task(ignore_result=True)
@@ -28,3 +29,15 @@ def refresh_payout_accounts_task() -> int:
     waiting for those payees goes out with the next `retry_pending_releases_task`.
     """
     return len(payout_accounts_refresh_not_ready())
+
+
+@shared_task(ignore_result=True)
+def process_stripe_event_task(*, event_id: str) -> str | None:
+    """Process one stored Stripe webhook event once (see `stripe_event_process`).
+
+    Queued after commit by the webhook view and by staff ("process again").
+    TransientError is retried with backoff (MarketplaceTask); a processed event
+    returns at once. Returns the event's status.
+    """
+    event = stripe_event_process(event_id=event_id)
+    return event.status if event is not None else None

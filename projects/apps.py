@@ -2,9 +2,11 @@ from django.apps import AppConfig
 
 
 class ProjectsConfig(AppConfig):
-    name = "projects"
+    """The work side's history before it was split into the apps of this package.
 
-    def ready(self) -> None:
-        # Registers the tasks kept outside projects/tasks.py with Celery (autodiscovery
-        # imports only `<app>.tasks`).
-        from projects import lifecycle_tasks, review_tasks  # noqa: F401
+    It holds no models: its migrations created the tables that `briefs`,
+    `contracts`, `reviews` and `messaging` took over (their first migrations
+    adopt them as they are), so existing databases keep their data.
+    """
+
+    name = "projects"

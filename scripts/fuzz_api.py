@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CONFIG = Path(__file__).with_suffix(".toml")  # fuzz_api.toml: Schemathesis' own settings
-PASSWORD = "Escrow-Sunflower-42"  # projects.demo.DEMO_PASSWORD
+PASSWORD = "Escrow-Sunflower-42"  # projects.demo.services.DEMO_PASSWORD
 ROLES = {
     "company": "claire@maisonlumen.example.com",
     "student": "lea@students.example.com",

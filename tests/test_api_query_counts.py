@@ -10,11 +10,11 @@ from rest_framework.test import APIClient
 
 from marketplace.models import User
 from payments.services.payouts import payout_account_onboard
-from projects.models import Project
-from projects.services import (
+from projects.briefs.models import Project
+from projects.briefs.services import bid_submit
+from projects.contracts.services import (
     MilestoneSpec,
     bid_accept,
-    bid_submit,
     milestone_approve,
     milestone_fund,
     milestone_submit,

@@ -21,7 +21,7 @@ from frontend.forms.fields import (
 from frontend.labels import CATEGORY_LABELS, KIND_LABELS, VISIBILITY_LABELS
 from frontend.money import from_minor
 from marketplace.money import CURRENCY_CHOICES
-from projects.models import Project
+from projects.briefs.models import Project
 from schools.models import School
 
 

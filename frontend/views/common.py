@@ -17,9 +17,10 @@ from django.utils.translation import gettext as _
 from frontend.forms import form_add_domain_error
 from marketplace.errors import DomainError
 from marketplace.selectors import skill_list
-from projects.models import Contract
-from projects.reviews import contract_review_state, review_submit
-from projects.selectors import contract_list
+from projects.contracts.models import Contract
+from projects.contracts.selectors import contract_list
+from projects.reviews.selectors import contract_review_state
+from projects.reviews.services import review_submit
 
 PICKER_RESULTS = 10
 

@@ -42,40 +42,41 @@ from marketplace.errors import DomainError
 from marketplace.models import User
 from marketplace.selectors import user_company_id
 from payments.models import Escrow
-from projects.matching import match_candidates, schools_in_force, score_parts
-from projects.models import Bid, Contract, Milestone, Project
-from projects.permissions import can_manage_project
-from projects.reports import company_spending_by_month, company_spending_by_project
-from projects.reviews import (
-    company_reputation,
-    contract_review_state,
-    review_list_public_for_company,
-    review_reply_create,
-)
-from projects.selectors import (
-    bid_list_for_project,
-    bid_visible_to,
-    contract_list,
-    contract_visible_to,
-    milestone_status,
-    milestone_visible_to,
-    project_list,
-)
-from projects.services import (
-    MilestoneSpec,
-    bid_accept,
+from projects.briefs.matching import match_candidates, schools_in_force, score_parts
+from projects.briefs.models import Bid, Project
+from projects.briefs.permissions import can_manage_project
+from projects.briefs.selectors import bid_list_for_project, bid_visible_to, project_list
+from projects.briefs.services import (
     bid_reject,
     bid_shortlist,
-    contract_cancel,
-    milestone_approve,
-    milestone_dispute,
-    milestone_fund,
-    milestone_request_changes,
     project_cancel,
     project_create,
     project_publish,
     project_update,
 )
+from projects.contracts.models import Contract, Milestone
+from projects.contracts.reports import company_spending_by_month, company_spending_by_project
+from projects.contracts.selectors import (
+    contract_list,
+    contract_visible_to,
+    milestone_status,
+    milestone_visible_to,
+)
+from projects.contracts.services import (
+    MilestoneSpec,
+    bid_accept,
+    contract_cancel,
+    milestone_approve,
+    milestone_dispute,
+    milestone_fund,
+    milestone_request_changes,
+)
+from projects.reviews.selectors import (
+    company_reputation,
+    contract_review_state,
+    review_list_public_for_company,
+)
+from projects.reviews.services import review_reply_create
 from schools.selectors import school_list
 
 company_only = role_required(User.Role.COMPANY)

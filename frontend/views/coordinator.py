@@ -30,14 +30,14 @@ from frontend.money import format_money
 from frontend.shortcuts import paginate, role_required
 from marketplace.errors import DomainError
 from marketplace.models import User
-from projects.lifecycle import verification_revoke_and_withdraw_bids
-from projects.reports import (
+from projects.briefs.lifecycle import verification_revoke_and_withdraw_bids
+from projects.contracts.reports import (
     school_completed_contracts_by_month,
     school_earnings_by_month,
     school_verified_students_by_month,
 )
-from projects.school_students import school_students_csv, school_students_with_results
-from projects.selectors import school_students_report
+from projects.contracts.selectors import school_students_report
+from projects.reviews.school_students import school_students_csv, school_students_with_results
 from schools.models import Coordinator, EnrolmentVerification
 from schools.selectors import verification_events_for_school, verification_list_for
 from schools.services import verification_approve, verification_reject

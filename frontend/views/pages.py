@@ -11,8 +11,8 @@ from django.views.decorators.http import require_GET
 from marketplace.errors import DomainError, TransientError
 from marketplace.models import User
 from payments.selectors import payout_account_get
-from projects.selectors import marketplace_stats
-from projects.services import student_payouts_refresh
+from projects.contracts.selectors import marketplace_stats
+from projects.contracts.services import student_payouts_refresh
 from schools.services import verification_confirm_email
 
 

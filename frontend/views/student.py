@@ -41,21 +41,22 @@ from marketplace.models import StudentProfile, User
 from marketplace.selectors import notification_unread_count
 from marketplace.services import student_profile_update
 from payments.selectors import payout_account_get
-from projects.files import delivery_submit_with_files
-from projects.filters import ProjectFilter
-from projects.matching import brief_score_parts, recommended_briefs
-from projects.models import Bid, Contract, Milestone, Project
-from projects.reports import student_earnings_by_month
-from projects.reviews import contract_review_state
-from projects.selectors import (
-    bid_visible_to,
+from projects.briefs.filters import ProjectFilter
+from projects.briefs.matching import brief_score_parts, recommended_briefs
+from projects.briefs.models import Bid, Project
+from projects.briefs.selectors import bid_visible_to, project_list
+from projects.briefs.services import bid_submit, bid_withdraw
+from projects.contracts.models import Contract, Milestone
+from projects.contracts.reports import student_earnings_by_month
+from projects.contracts.selectors import (
     contract_visible_to,
     milestone_status,
     milestone_visible_to,
-    project_list,
     student_earnings,
 )
-from projects.services import bid_submit, bid_withdraw, student_payouts_onboard
+from projects.contracts.services import student_payouts_onboard
+from projects.messaging.files import delivery_submit_with_files
+from projects.reviews.selectors import contract_review_state
 from schools.models import EnrolmentVerification, School
 from schools.selectors import school_list, verification_list_for
 from schools.services import verification_request

@@ -41,6 +41,11 @@ INSTALLED_APPS = [
     "schools",
     "payments",
     "projects",
+    "projects.briefs",
+    "projects.contracts",
+    "projects.reviews",
+    "projects.messaging",
+    "projects.demo",
     "frontend",
 ]
 
@@ -228,16 +233,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
 # missed or repeated run does no harm. Times are UTC.
 CELERY_BEAT_SCHEDULE = {
     "auto-release-due-milestones": {
-        "task": "projects.tasks.auto_release_due_milestones_task",
+        "task": "projects.contracts.tasks.auto_release_due_milestones_task",
         "schedule": crontab(minute=0),
     },
     "retry-pending-releases": {
-        "task": "projects.tasks.retry_pending_releases_task",
+        "task": "projects.contracts.tasks.retry_pending_releases_task",
         "schedule": crontab(minute="*/15"),
     },
     "expire-verifications": {
         # In projects: expiring a verification also withdraws the student's open bids.
-        "task": "projects.lifecycle_tasks.expire_verifications_task",
+        "task": "projects.briefs.tasks.expire_verifications_task",
         "schedule": crontab(hour=2, minute=0),
     },
     "warn-expiring-verifications": {
@@ -250,7 +255,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "refresh-rankings": {
         # Skill rarity and students' track records, rebuilt from their sources.
-        "task": "projects.tasks.refresh_rankings_task",
+        "task": "projects.reviews.tasks.refresh_rankings_task",
         "schedule": crontab(hour=4, minute=0),
     },
     "refresh-payout-accounts": {
@@ -273,7 +278,7 @@ LOGGING = {
 REVIEW_WINDOW_DAYS = env.int("REVIEW_WINDOW_DAYS", default=14)
 CELERY_BEAT_SCHEDULE["reveal-reviews"] = {
     # Tells reviewed parties their review is readable once its window closed.
-    "task": "projects.review_tasks.reveal_reviews_task",
+    "task": "projects.reviews.tasks.reveal_reviews_task",
     "schedule": crontab(minute=30),
 }
 # Uploads (deliveries, message attachments): bytes per file, files per upload.

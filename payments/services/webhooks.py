@@ -4,10 +4,11 @@ Stripe signs every delivery (`Stripe-Signature`), delivers each event at least
 once, retries for days, and may deliver twice or out of order
 (https://docs.stripe.com/webhooks). So a delivery is verified with the
 endpoint's secret, stored under its unique event id (`StripeEvent`) and
-answered at once; a task processes it afterwards (the handlers live in
-`projects.payment_events`, because they touch milestones) and records the
-outcome here: received → processing → succeeded | failed | ignored. A second
-delivery of an event finds the stored row. Event types:
+answered at once; `process_stripe_event_task` then runs the handler registered
+for its type (`webhook_handler_register`, filled by the apps above in their
+`ready()`: the work side's handlers touch milestones, which this app never
+imports) and records the outcome: received → processing → succeeded | failed |
+ignored. A second delivery of an event finds the stored row. Event types:
 https://docs.stripe.com/api/events/types.
 
 The platform endpoint verifies with STRIPE_WEBHOOK_SECRET; the Connect endpoint,
@@ -19,13 +20,16 @@ STRIPE_CONNECT_WEBHOOK_SECRET.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.celery import app as celery_app
+from marketplace.errors import DomainError, TransientError
+from payments import notifications as notices
 from payments.gateways import get_gateway
 from payments.gateways.base import GatewayMisconfigured
 from payments.models import Escrow, StripeEvent
@@ -33,9 +37,102 @@ from payments.models import Escrow, StripeEvent
 logger = logging.getLogger(__name__)
 
 E = StripeEvent.Status
-# payments may not import projects, where the dispatching task lives (its handlers
-# touch milestones): "process again" sends it by name, and Celery finds it registered.
-PROCESS_TASK_NAME = "projects.tasks.process_stripe_event_task"
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """What a handler did: `note` for staff; `ignored` when there was nothing to do."""
+
+    note: str
+    escrow: Escrow | None = None
+    ignored: bool = False
+
+
+WebhookHandler = Callable[[StripeEvent], WebhookOutcome]
+_HANDLERS: dict[str, WebhookHandler] = {}
+
+
+def webhook_handler_register(*, event_type: str, handler: WebhookHandler) -> None:
+    """Make `handler` the one that processes events of `event_type` (e.g. `charge.refunded`).
+
+    Called from an AppConfig's `ready()`. The handler runs inside the event's
+    locked transaction and returns a WebhookOutcome; it may raise a
+    DomainError (recorded, waits for staff) or TransientError (retried).
+    Raises ImproperlyConfigured when another handler already has the type:
+    each event type has exactly one.
+    """
+    current = _HANDLERS.get(event_type)
+    if current is not None and current is not handler:
+        raise ImproperlyConfigured(f"Stripe event type {event_type} already has a handler.")
+    _HANDLERS[event_type] = handler
+
+
+def webhook_handler_for(*, event_type: str) -> WebhookHandler:
+    """The handler registered for `event_type`, or one that ignores the event."""
+    return _HANDLERS.get(event_type, _ignore)
+
+
+def _ignore(event: StripeEvent) -> WebhookOutcome:
+    return WebhookOutcome(note=f"{event.type} is not handled", ignored=True)
+
+
+def _queue_processing(event_id: str) -> None:
+    from payments.tasks import process_stripe_event_task  # the task module imports this one
+
+    transaction.on_commit(lambda: process_stripe_event_task.delay(event_id=event_id))
+
+
+def stripe_webhook_accept(*, payload: bytes, signature: str, connect: bool) -> StripeEvent:
+    """Verify and store a webhook delivery, and queue its processing after commit.
+
+    See `stripe_event_receive` (WebhookSignatureInvalid for a bad delivery,
+    nothing stored). A repeated delivery of an event already done is not
+    queued again.
+    """
+    event = stripe_event_receive(payload=payload, signature=signature, connect=connect)
+    if not event.is_done:
+        _queue_processing(event.event_id)
+    return event
+
+
+def stripe_event_process(*, event_id: str) -> StripeEvent | None:
+    """Process one stored event once; returns it with its outcome (None if unknown).
+
+    The row is locked while its handler runs, so concurrent deliveries and
+    retries wait and then find it done. A done event (succeeded, ignored)
+    returns at once. The handler runs in a savepoint: when it raises, nothing
+    it did is kept, the event is marked failed with the error and staff are
+    told; a TransientError (the gateway could not answer) or an unexpected
+    error is raised again after that is recorded, for the task to retry or
+    record. A DomainError (amounts that do not match, a partial refund made
+    elsewhere...) is not: it waits for staff ("process again" in the admin).
+    """
+    event = stripe_event_mark_processing(event_id=event_id)
+    if event is None or event.is_done:
+        return event
+    failure: Exception | None = None
+    with transaction.atomic():
+        event = stripe_event_lock(event_id=event_id)
+        if event is None or event.is_done:
+            return event
+        handler = webhook_handler_for(event_type=event.type)
+        try:
+            with transaction.atomic():
+                outcome = handler(event)
+        except Exception as exc:
+            failure = exc
+            message = exc.message if isinstance(exc, DomainError) else repr(exc)
+            event = stripe_event_mark_failed(event_id=event_id, error=message)
+            if not isinstance(exc, TransientError):
+                notices.stripe_event_failed(event)
+        else:
+            mark = stripe_event_mark_ignored if outcome.ignored else stripe_event_mark_succeeded
+            event = mark(event_id=event_id, outcome=outcome.note, escrow=outcome.escrow)
+    if failure is not None and (
+        isinstance(failure, TransientError) or not isinstance(failure, DomainError)
+    ):
+        raise failure
+    return event
 
 
 def stripe_event_receive(*, payload: bytes, signature: str, connect: bool) -> StripeEvent:
@@ -164,6 +261,5 @@ def stripe_events_process_again(*, event_ids: Iterable[str]) -> list[str]:
         .values_list("event_id", flat=True)
     )
     for event_id in ids:
-        signature = celery_app.signature(PROCESS_TASK_NAME, kwargs={"event_id": event_id})
-        transaction.on_commit(signature.delay)
+        _queue_processing(event_id)
     return ids

@@ -11,8 +11,9 @@ from marketplace.models import FailedTask, Notification, OutboundEmail, User
 from payments.models import Chargeback, StripeEvent
 from payments.services.payouts import payout_account_onboard
 from payments.services.reconciliation import ledger_reconcile
-from projects.models import Attachment, Message, Review, ReviewReply, Thread, ThreadRead
-from projects.services import milestone_dispute
+from projects.contracts.services import milestone_dispute
+from projects.messaging.models import Attachment, Message, Thread, ThreadRead
+from projects.reviews.models import Review, ReviewReply
 from schools.models import VerificationEvent
 from tests.factories import CoordinatorFactory, SkillFactory, UserFactory
 from tests.factories.contracts import active_contract, completed_contract

@@ -11,7 +11,7 @@ from tests.admin.conftest import add_world
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = ("marketplace", "schools", "payments", "projects")
+OUR_APPS = ("marketplace", "schools", "payments", "briefs", "contracts", "reviews", "messaging")
 
 
 def _url(model, view: str, *args) -> str:  # type: ignore[no-untyped-def]
@@ -62,17 +62,17 @@ MAIN_CHANGELISTS = [
     "payments.PayoutAccount",
     "payments.Chargeback",
     "payments.StripeEvent",
-    "projects.Project",
-    "projects.Bid",
-    "projects.Contract",
-    "projects.Milestone",
-    "projects.MilestoneEvent",
-    "projects.Delivery",
-    "projects.Dispute",
-    "projects.Review",
-    "projects.Message",
-    "projects.Thread",
-    "projects.Attachment",
+    "briefs.Project",
+    "briefs.Bid",
+    "contracts.Contract",
+    "contracts.Milestone",
+    "contracts.MilestoneEvent",
+    "contracts.Delivery",
+    "contracts.Dispute",
+    "reviews.Review",
+    "messaging.Message",
+    "messaging.Thread",
+    "messaging.Attachment",
 ]
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from payments.models import Escrow, LedgerEntry, LedgerTransaction
-from projects.models import Contract, Dispute
+from projects.contracts.models import Contract, Dispute
 from tests.admin.conftest import disputed_contract
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ def dispute() -> Dispute:
 
 
 def _url(dispute: Dispute) -> str:
-    return reverse("admin:projects_dispute_resolve", args=[dispute.pk])
+    return reverse("admin:contracts_dispute_resolve", args=[dispute.pk])
 
 
 def _books(dispute: Dispute) -> dict[str, int]:
@@ -39,9 +39,9 @@ def test_the_page_shows_what_is_held_and_the_list_links_to_it(staff_client, disp
     page = staff_client.get(_url(dispute))
     assert page.status_code == 200
     assert "105.00 EUR" in page.content.decode()
-    listing = staff_client.get(reverse("admin:projects_dispute_changelist")).content.decode()
+    listing = staff_client.get(reverse("admin:contracts_dispute_changelist")).content.decode()
     assert _url(dispute) in listing
-    change = staff_client.get(reverse("admin:projects_dispute_change", args=[dispute.pk]))
+    change = staff_client.get(reverse("admin:contracts_dispute_change", args=[dispute.pk]))
     assert _url(dispute) in change.content.decode()
 
 
@@ -51,7 +51,7 @@ def test_a_valid_split_settles_the_dispute_and_books_it(staff_client, dispute, s
     )
 
     assert res.status_code == 302
-    assert res["Location"] == reverse("admin:projects_dispute_change", args=[dispute.pk])
+    assert res["Location"] == reverse("admin:contracts_dispute_change", args=[dispute.pk])
     dispute.refresh_from_db()
     assert dispute.status == Dispute.Status.RESOLVED
     assert (dispute.release_cents, dispute.refund_cents) == (6_000, 4_500)

@@ -6,8 +6,8 @@ from django.urls import reverse
 from marketplace.errors import TransientError
 from payments.gateways.dummy import DummyGateway
 from payments.models import Escrow, LedgerTransaction
-from projects.models import Contract
-from projects.services import milestone_approve
+from projects.contracts.models import Contract
+from projects.contracts.services import milestone_approve
 from tests.factories.milestones import submitted_milestone
 
 pytestmark = pytest.mark.django_db

@@ -21,11 +21,11 @@ READ_ONLY = [
     "payments.ReconciliationRun",
     "payments.DummyGatewayObject",
     "schools.VerificationEvent",
-    "projects.MilestoneEvent",
-    "projects.Milestone",
-    "projects.Contract",
-    "projects.Bid",
-    "projects.Dispute",
+    "contracts.MilestoneEvent",
+    "contracts.Milestone",
+    "contracts.Contract",
+    "briefs.Bid",
+    "contracts.Dispute",
 ]
 
 

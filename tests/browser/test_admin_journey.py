@@ -12,8 +12,8 @@ from payments.gateways.dummy import DummyGateway
 from payments.models import Escrow, ReconciliationRun
 from payments.services.ledger import student_account
 from payments.services.payouts import payout_account_onboard
-from projects.models import Dispute, Milestone
-from projects.services import milestone_approve, milestone_dispute
+from projects.contracts.models import Dispute, Milestone
+from projects.contracts.services import milestone_approve, milestone_dispute
 from tests.browser.conftest import screenshot
 from tests.factories.contracts import active_contract
 from tests.factories.milestones import submitted_milestone
@@ -73,7 +73,7 @@ def test_staff_resolve_a_dispute_retry_a_transfer_and_reconcile(page: Page, monk
     _visit(page, "admin-index")
 
     # The open dispute, settled with a split on its "Resolve…" page.
-    page.goto("/admin/projects/dispute/?status__exact=open")
+    page.goto("/admin/contracts/dispute/?status__exact=open")
     _visit(page, "admin-disputes")
     page.get_by_role("link", name="Resolve…").click()
     expect(page.get_by_text("Not what we asked")).to_be_visible()

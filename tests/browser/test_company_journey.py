@@ -6,9 +6,12 @@ from playwright.sync_api import Page, expect
 
 from marketplace.models import User
 from payments.services.payouts import payout_account_onboard
-from projects.models import Contract, Project, Review, ReviewReply
-from projects.reviews import review_submit
-from projects.services import bid_submit, milestone_submit
+from projects.briefs.models import Project
+from projects.briefs.services import bid_submit
+from projects.contracts.models import Contract
+from projects.contracts.services import milestone_submit
+from projects.reviews.models import Review, ReviewReply
+from projects.reviews.services import review_submit
 from tests.browser.conftest import fill_sign_up, visit
 from tests.factories import SkillFactory, StudentProfileFactory, VerifiedStudentFactory
 

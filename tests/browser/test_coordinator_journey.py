@@ -10,9 +10,9 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from projects.models import Bid
-from projects.reviews import review_submit
-from projects.services import bid_submit
+from projects.briefs.models import Bid
+from projects.briefs.services import bid_submit
+from projects.reviews.services import review_submit
 from schools.models import EnrolmentVerification, VerificationEvent
 from schools.services import (
     coordinator_create,

@@ -8,8 +8,11 @@ from playwright.sync_api import Page, expect
 
 from marketplace.models import OutboundEmail, StudentProfile, User
 from payments.models import PayoutAccount
-from projects.models import Attachment, Bid, Contract, Review
-from projects.services import bid_accept, milestone_approve, milestone_fund
+from projects.briefs.models import Bid
+from projects.contracts.models import Contract
+from projects.contracts.services import bid_accept, milestone_approve, milestone_fund
+from projects.messaging.models import Attachment
+from projects.reviews.models import Review
 from schools.models import EnrolmentVerification
 from schools.services import verification_approve
 from tests.browser.conftest import fill_sign_up, visit

@@ -9,7 +9,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from marketplace.models import Company, CompanyMembership, Skill, StudentProfile, User
-from projects.models import Project
+from projects.briefs.models import Project
 from schools.models import Coordinator, EnrolmentVerification, School, SchoolDomain
 
 PASSWORD = "correct-horse-battery-staple"

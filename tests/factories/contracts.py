@@ -8,11 +8,12 @@ from django.utils import timezone
 
 from marketplace.models import User
 from payments.services.payouts import payout_account_onboard
-from projects.models import Contract, Project
-from projects.services import (
+from projects.briefs.models import Project
+from projects.briefs.services import bid_submit
+from projects.contracts.models import Contract
+from projects.contracts.services import (
     MilestoneSpec,
     bid_accept,
-    bid_submit,
     milestone_approve,
     milestone_fund,
     milestone_submit,

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from payments.models import PayoutAccount
 from payments.services.escrow import escrow_fund
-from projects.models import Milestone
-from projects.services import bid_accept, bid_submit, milestone_submit
+from projects.briefs.services import bid_submit
+from projects.contracts.models import Milestone
+from projects.contracts.services import bid_accept, milestone_submit
 from tests.factories import ProjectFactory, VerifiedStudentFactory
 
 

@@ -9,9 +9,12 @@ from django.utils.html import escape
 from frontend.charts import month_label
 from payments.models import Escrow
 from payments.services.payouts import payout_account_onboard
-from projects.models import Bid, Contract, Milestone, Project, Review, ReviewReply
-from projects.reviews import review_submit
-from projects.services import bid_submit, milestone_submit
+from projects.briefs.models import Bid, Project
+from projects.briefs.services import bid_submit
+from projects.contracts.models import Contract, Milestone
+from projects.contracts.services import milestone_submit
+from projects.reviews.models import Review, ReviewReply
+from projects.reviews.services import review_submit
 from tests.factories import (
     CompanyMemberFactory,
     CoordinatorFactory,

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from frontend.money import format_money
 from marketplace.models import User
-from projects.models import Bid
-from projects.reviews import review_submit
-from projects.selectors import student_earnings
-from projects.services import bid_submit
+from projects.briefs.models import Bid
+from projects.briefs.services import bid_submit
+from projects.contracts.selectors import student_earnings
+from projects.reviews.services import review_submit
 from schools.models import EnrolmentVerification, VerificationEvent
 from schools.services import verifications_expire
 from tests.factories import (

@@ -8,7 +8,7 @@ from django.urls import reverse
 from frontend.money import format_money
 from marketplace.models import User
 from payments.services.payouts import payout_account_onboard
-from projects.services import dispute_resolve, milestone_dispute, milestone_submit
+from projects.contracts.services import dispute_resolve, milestone_dispute, milestone_submit
 from tests.factories import UserFactory
 from tests.factories.contracts import active_contract
 

@@ -6,8 +6,8 @@ from marketplace.models import Notification
 from payments.gateways import stripe as stripe_gateway
 from payments.gateways.dummy import DummyGateway
 from payments.models import Escrow, PayoutAccount
-from projects.models import Contract
-from projects.services import milestone_approve
+from projects.contracts.models import Contract
+from projects.contracts.services import milestone_approve
 from tests.factories import CompanyMemberFactory, StudentFactory
 from tests.factories.milestones import submitted_milestone
 from tests.payments import stripe_recorder as shapes

@@ -7,9 +7,11 @@ from django.test.utils import CaptureQueriesContext
 
 from frontend.money import format_money
 from payments.models import PayoutAccount
-from projects.models import Attachment, Delivery, Milestone, Review
-from projects.selectors import student_earnings
-from projects.services import milestone_request_changes
+from projects.contracts.models import Delivery, Milestone
+from projects.contracts.selectors import student_earnings
+from projects.contracts.services import milestone_request_changes
+from projects.messaging.models import Attachment
+from projects.reviews.models import Review
 from tests.factories import VerifiedStudentFactory
 from tests.factories.contracts import active_contract, completed_contract
 from tests.frontend.helpers import messages_of

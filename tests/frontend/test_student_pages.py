@@ -10,8 +10,9 @@ from django.utils import timezone
 from marketplace.models import OutboundEmail, StudentProfile
 from marketplace.services import student_profile_update
 from payments.models import PayoutAccount
-from projects.models import Bid, Delivery, Project
-from projects.services import bid_submit
+from projects.briefs.models import Bid, Project
+from projects.briefs.services import bid_submit
+from projects.contracts.models import Delivery
 from schools.models import EnrolmentVerification
 from tests.factories import (
     CompanyMemberFactory,

@@ -10,8 +10,8 @@ from django.db.models import Sum
 
 from payments.models import Escrow, LedgerEntry, LedgerTransaction
 from payments.selectors import ledger_unbalanced_transactions
-from projects.models import Milestone
-from projects.tasks import auto_release_due_milestones_task, auto_release_milestone_task
+from projects.contracts.models import Milestone
+from projects.contracts.tasks import auto_release_due_milestones_task, auto_release_milestone_task
 from tests.factories.milestones import submitted_milestone
 from tests.integration.conftest import RedisDB, Workers, redis_answers
 from tests.integration.stripe_double import CALLS, IDEMPOTENCY, MOVEMENTS, SLEEP

@@ -22,15 +22,15 @@ EXPECTED = {
         crontab(minute=45),
     ),
     "auto-release-due-milestones": (
-        "projects.tasks.auto_release_due_milestones_task",
+        "projects.contracts.tasks.auto_release_due_milestones_task",
         crontab(minute=0),
     ),
     "retry-pending-releases": (
-        "projects.tasks.retry_pending_releases_task",
+        "projects.contracts.tasks.retry_pending_releases_task",
         crontab(minute="*/15"),
     ),
     "expire-verifications": (
-        "projects.lifecycle_tasks.expire_verifications_task",
+        "projects.briefs.tasks.expire_verifications_task",
         crontab(hour=2, minute=0),
     ),
     "warn-expiring-verifications": (
@@ -38,8 +38,8 @@ EXPECTED = {
         crontab(hour=2, minute=30),
     ),
     "reconcile-ledger": ("payments.tasks.reconcile_ledger_task", crontab(hour=3, minute=0)),
-    "reveal-reviews": ("projects.review_tasks.reveal_reviews_task", crontab(minute=30)),
-    "refresh-rankings": ("projects.tasks.refresh_rankings_task", crontab(hour=4, minute=0)),
+    "reveal-reviews": ("projects.reviews.tasks.reveal_reviews_task", crontab(minute=30)),
+    "refresh-rankings": ("projects.reviews.tasks.refresh_rankings_task", crontab(hour=4, minute=0)),
 }
 
 

@@ -27,8 +27,9 @@ from rest_framework.test import APIClient
 from payments.gateways import stripe as stripe_gateway_module
 from payments.models import Escrow, LedgerEntry, LedgerTransaction, PayoutAccount
 from payments.selectors import ledger_unbalanced_transactions
-from projects.models import Milestone
-from projects.services import bid_accept, bid_submit, milestone_approve, milestone_submit
+from projects.briefs.services import bid_submit
+from projects.contracts.models import Milestone
+from projects.contracts.services import bid_accept, milestone_approve, milestone_submit
 from tests.factories import ProjectFactory, VerifiedStudentFactory
 from tests.payments import stripe_recorder as shapes
 from tests.payments.stripe_recorder import StripeRecorder

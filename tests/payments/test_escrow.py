@@ -20,8 +20,9 @@ from payments.services.escrow import (
     escrow_release,
 )
 from payments.services.payouts import payout_account_onboard, payout_account_set_ready
-from projects.models import Milestone
-from projects.services import bid_accept, bid_submit, milestone_approve, milestone_submit
+from projects.briefs.services import bid_submit
+from projects.contracts.models import Milestone
+from projects.contracts.services import bid_accept, milestone_approve, milestone_submit
 from tests.factories import (
     CompanyMemberFactory,
     ProjectFactory,

@@ -24,7 +24,7 @@ from payments.services.webhooks import (
     stripe_event_receive,
     stripe_events_process_again,
 )
-from projects.models import Contract
+from projects.contracts.models import Contract
 from tests.factories import UserFactory
 from tests.payments import stripe_recorder as shapes
 from tests.payments.stripe_events import (
@@ -218,7 +218,7 @@ def test_the_same_event_delivered_ten_times_changes_state_once(hooks):
 def test_a_duplicate_of_a_processed_event_is_answered_without_queueing(hooks, monkeypatch):
     payload = event("ping", {}, event_id="evt_dup")
     hooks.deliver(payload)
-    from projects import tasks
+    from payments import tasks
 
     queued: list[str] = []
     monkeypatch.setattr(
@@ -251,7 +251,7 @@ def test_a_failed_event_delivered_again_is_processed_again(hooks):
 
 
 def test_staff_process_a_failed_event_again(hooks, django_capture_on_commit_callbacks):
-    from projects.payment_events import stripe_event_process
+    from payments.services.webhooks import stripe_event_process
 
     milestone = milestone_awaiting_funding()
     escrow = milestone.escrow

@@ -8,7 +8,7 @@ import pytest
 
 from marketplace.models import User
 from payments.services.ledger import ledger_post
-from projects.models import Bid
+from projects.briefs.models import Bid
 from schools.models import VerificationEvent
 from tests.factories import (
     CompanyMemberFactory,

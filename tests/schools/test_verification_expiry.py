@@ -7,9 +7,12 @@ import time_machine
 from django.core import mail
 
 from marketplace.models import Notification, OutboundEmail
-from projects.lifecycle import bids_withdraw_for_students, verifications_expire_and_withdraw_bids
-from projects.lifecycle_tasks import expire_verifications_task
-from projects.models import Bid
+from projects.briefs.lifecycle import (
+    bids_withdraw_for_students,
+    verifications_expire_and_withdraw_bids,
+)
+from projects.briefs.models import Bid
+from projects.briefs.tasks import expire_verifications_task
 from schools.models import EnrolmentVerification, VerificationEvent
 from schools.services import verifications_expire, verifications_warn_expiring
 from schools.tasks import warn_expiring_verifications_task

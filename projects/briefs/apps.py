@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class BriefsConfig(AppConfig):
+    """Briefs and bids: posting, search, filters and matching."""
+
+    name = "projects.briefs"
+    label = "briefs"

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class MessagingConfig(AppConfig):
+    """Threads, messages and attachments checked by content."""
+
+    name = "projects.messaging"
+    label = "messaging"
