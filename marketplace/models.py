@@ -113,7 +113,7 @@ class Skill(models.Model):
     slug = models.SlugField(max_length=220, unique=True)
     category = models.CharField(max_length=200, blank=True)
     # Student profiles listing this skill, kept by `skill_student_counts_refresh`: how rare
-    # a skill is weighs it in matching (projects.matching).
+    # a skill is weighs it in matching (projects.briefs.matching).
     student_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
@@ -255,3 +255,25 @@ class FailedTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class StatusEvent(models.Model):
+    """One row per move of a lifecycle (`marketplace.states`): who, from, to, when, a note.
+
+    Concrete event models add the foreign key to the row that moved.
+    """
+
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"

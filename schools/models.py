@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -62,6 +64,50 @@ class Coordinator(models.Model):
         return f"{self.user} for {self.school}"
 
 
+def verification_in_force_q(*, on: dt.date | None = None) -> Q:
+    """The rule "in force on `on`" (default: the local date), for filters and conditional counts.
+
+    Verified, and `on` is no later than the graduation date: the graduation day
+    itself is the last day in force. Pending, rejected, expired and revoked
+    verifications never are. `EnrolmentVerification.is_in_force` reads one row
+    by the same rule.
+    """
+    return Q(
+        status=EnrolmentVerification.Status.VERIFIED,
+        graduation_date__gte=on or timezone.localdate(),
+    )
+
+
+def verification_expiring_q(*, within: int | None = None, on: dt.date | None = None) -> Q:
+    """In force on `on` and ending within `within` days: graduation date in [on, on + within].
+
+    `within` defaults to the `VERIFICATION_EXPIRING_DAYS` setting, `on` to the local date.
+    """
+    day = on or timezone.localdate()
+    days = settings.VERIFICATION_EXPIRING_DAYS if within is None else within
+    return verification_in_force_q(on=day) & Q(graduation_date__lte=day + dt.timedelta(days=days))
+
+
+class VerificationQuerySet(models.QuerySet["EnrolmentVerification"]):
+    """The verification rules as filter words: `EnrolmentVerification.objects.in_force()`."""
+
+    def in_force(self, *, on: dt.date | None = None) -> VerificationQuerySet:
+        """Verifications in force on `on` (default: today); see `verification_in_force_q`."""
+        return self.filter(verification_in_force_q(on=on))
+
+    def expiring(
+        self, *, within: int | None = None, on: dt.date | None = None
+    ) -> VerificationQuerySet:
+        """In force on `on` and ending within `within` days (default VERIFICATION_EXPIRING_DAYS)."""
+        return self.filter(verification_expiring_q(within=within, on=on))
+
+    def due_to_expire(self, *, on: dt.date | None = None) -> VerificationQuerySet:
+        """Still verified but no longer in force on `on`: the graduation date has passed."""
+        return self.filter(status=EnrolmentVerification.Status.VERIFIED).exclude(
+            verification_in_force_q(on=on)
+        )
+
+
 class EnrolmentVerification(models.Model):
     """A student's claim to be enrolled at a school, checked twice.
 
@@ -94,6 +140,8 @@ class EnrolmentVerification(models.Model):
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = VerificationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -124,6 +172,12 @@ class EnrolmentVerification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student} at {self.school}: {self.status}"
+
+    def is_in_force(self, *, on: dt.date | None = None) -> bool:
+        """Whether this row is in force on `on` (default: today), as `verification_in_force_q`."""
+        return self.status == self.Status.VERIFIED and self.graduation_date >= (
+            on or timezone.localdate()
+        )
 
 
 class VerificationEvent(models.Model):

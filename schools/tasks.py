@@ -1,6 +1,6 @@
 """Scheduled work of the schools app: warning students before their verification ends.
 
-The expiry itself runs in `projects.lifecycle_tasks`, because ending a
+The expiry itself runs in `projects.briefs.tasks`, because ending a
 verification also withdraws the student's bids (projects imports schools, never
 the reverse).
 """
@@ -14,5 +14,5 @@ from schools.services import verifications_warn_expiring
 
 @shared_task(ignore_result=True)
 def warn_expiring_verifications_task() -> None:
-    """Daily: warn once each student whose verification ends within 30 days."""
+    """Daily: warn once each student whose verification ends within VERIFICATION_EXPIRING_DAYS."""
     verifications_warn_expiring()

@@ -3,8 +3,16 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from marketplace.admin import ReadOnlyAdmin, money_column
-from projects.briefs.models import Bid, Project
+from marketplace.admin import ReadOnlyAdmin, StatusEventInline, money_column
+from projects.briefs.models import Bid, BidEvent, Project, ProjectEvent
+
+
+class ProjectEventInline(StatusEventInline):
+    model = ProjectEvent
+
+
+class BidEventInline(StatusEventInline):
+    model = BidEvent
 
 
 @admin.register(Project)
@@ -37,6 +45,7 @@ class ProjectAdmin(admin.ModelAdmin):
         "allowed_schools",
         *readonly_fields,
     ]
+    inlines = [ProjectEventInline]
     budget = money_column("budget_cents", description="budget")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -61,4 +70,23 @@ class BidAdmin(ReadOnlyAdmin):
         "decided_at",
     ]
     readonly_fields = fields
+    inlines = [BidEventInline]
     amount = money_column("amount_cents", description="amount")
+
+
+@admin.register(ProjectEvent)
+class ProjectEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "project", "from_status", "to_status", "actor", "note"]
+    list_filter = ["to_status"]
+    search_fields = ["project__title", "actor__email", "note"]
+    list_select_related = ["project", "actor"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(BidEvent)
+class BidEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "bid", "from_status", "to_status", "actor", "note"]
+    list_filter = ["to_status"]
+    search_fields = ["bid__project__title", "bid__student__email", "actor__email", "note"]
+    list_select_related = ["bid", "actor"]
+    date_hierarchy = "created_at"

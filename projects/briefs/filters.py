@@ -14,11 +14,10 @@ from decimal import Decimal
 import django_filters
 from django import forms
 from django.db.models import Count, F, Q, QuerySet
-from django.utils import timezone
 
 from marketplace.models import Skill, StudentProfile
 from marketplace.money import CURRENCY_CHOICES
-from projects.briefs.models import Project
+from projects.briefs.models import Project, ProjectQuerySet
 from projects.briefs.search import search_briefs
 from schools.models import EnrolmentVerification, School
 
@@ -107,7 +106,7 @@ def _skills_match(queryset: QuerySet, relation: str, skill_ids: list[int], mode:
 class ProjectFilter(django_filters.FilterSet):
     """Filters of `GET /api/v1/projects/`.
 
-    `search` (full text, see projects.search), `skills` (comma-separated slugs)
+    `search` (full text, see projects.briefs.search), `skills` (comma-separated slugs)
     with `skills_match=any|all`, `budget_min`/`budget_max` (minor units),
     `currency`, `category`, `kind`, `status`, `visibility`, `school` (briefs
     that school's students may see), `deadline_after`/`deadline_before`
@@ -152,9 +151,8 @@ class ProjectFilter(django_filters.FilterSet):
         # Applied together in filter_queryset: skills need skills_match, ordering needs search.
         return queryset
 
-    def filter_school(self, queryset: QuerySet[Project], name: str, value: int) -> QuerySet:
-        restricted = Project.objects.filter(allowed_schools=value).values("pk")
-        return queryset.filter(Q(visibility=Project.Visibility.ALL) | Q(pk__in=restricted))
+    def filter_school(self, queryset: ProjectQuerySet, name: str, value: int) -> QuerySet:
+        return queryset.for_schools([value])
 
     def filter_created_since(
         self, queryset: QuerySet[Project], name: str, value: object
@@ -292,6 +290,4 @@ _STUDENT_ORDERINGS = {
 
 def _verified_student_ids() -> QuerySet:
     """Verifications in force today (their `student_id`s)."""
-    return EnrolmentVerification.objects.filter(
-        status=EnrolmentVerification.Status.VERIFIED, graduation_date__gte=timezone.localdate()
-    ).values("student_id")
+    return EnrolmentVerification.objects.in_force().values("student_id")

@@ -2,7 +2,7 @@
 
 The schools app ends verifications; it cannot reach bids (projects depends on
 schools, never the reverse), so the consequences for bids live here and the
-scheduled task in `projects.lifecycle_tasks` runs both steps together."""
+scheduled task in `projects.briefs.tasks` runs both steps together."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from marketplace.models import User
 from projects.briefs.models import Bid
+from projects.briefs.states import BID_STATES
 from schools.models import EnrolmentVerification
 from schools.selectors import verified_student_ids
 from schools.services import verification_revoke, verifications_expire
@@ -23,7 +24,8 @@ from schools.services import verification_revoke, verifications_expire
 logger = logging.getLogger(__name__)
 
 
-OPEN_BID_STATUSES = (Bid.Status.SUBMITTED, Bid.Status.SHORTLISTED)
+# The bids a student may still take back (submitted or shortlisted), read off the table.
+OPEN_BID_STATUSES = tuple(sorted(BID_STATES.sources(Bid.Status.WITHDRAWN)))
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,22 @@ class VerificationExpiry:
     bids_withdrawn: int
 
 
-def bids_withdraw_for_students(*, student_ids: Iterable[int], today: dt.date | None = None) -> int:
+@transaction.atomic
+def bids_withdraw_for_students(
+    *,
+    student_ids: Iterable[int],
+    today: dt.date | None = None,
+    by: User | None = None,
+    note: str = "",
+) -> int:
     """Withdraw the open bids (submitted or shortlisted) of students no longer verified.
 
     A student among `student_ids` who holds another verification in force on
-    `today` (default: the local date) keeps their bids. One UPDATE sets the
-    status to withdrawn and `decided_at` to now; decided bids are left alone,
-    so running it twice withdraws nothing more. Returns how many bids changed.
+    `today` (default: the local date) keeps their bids. The open bids are
+    locked, moved to withdrawn with `decided_at` now and one BidEvent each
+    (actor `by`, None for the platform), in a fixed number of queries; decided
+    bids are left alone, so running it twice withdraws nothing more. Returns
+    how many bids changed.
     """
     ids = set(student_ids)
     if not ids:
@@ -48,11 +59,19 @@ def bids_withdraw_for_students(*, student_ids: Iterable[int], today: dt.date | N
     ids -= verified_student_ids(student_ids=ids, today=today)
     if not ids:
         return 0
-    withdrawn = Bid.objects.filter(student_id__in=ids, status__in=OPEN_BID_STATUSES).update(
-        status=Bid.Status.WITHDRAWN, decided_at=timezone.now()
+    bids = list(
+        Bid.objects.select_for_update()
+        .filter(student_id__in=ids, status__in=OPEN_BID_STATUSES)
+        .order_by("pk")
     )
-    logger.info("bids.withdrawn_unverified", extra={"count": withdrawn})
-    return withdrawn
+    now = timezone.now()
+    for bid in bids:
+        bid.decided_at = now
+    BID_STATES.transition_many(
+        bids, Bid.Status.WITHDRAWN, actor=by, note=note, update_fields=["decided_at"]
+    )
+    logger.info("bids.withdrawn_unverified", extra={"count": len(bids)})
+    return len(bids)
 
 
 @transaction.atomic
@@ -65,7 +84,9 @@ def verifications_expire_and_withdraw_bids(*, today: dt.date | None = None) -> V
     e-mails leave after commit.
     """
     student_ids = verifications_expire(today=today)
-    withdrawn = bids_withdraw_for_students(student_ids=student_ids, today=today)
+    withdrawn = bids_withdraw_for_students(
+        student_ids=student_ids, today=today, note="Enrolment verification expired."
+    )
     return VerificationExpiry(student_ids=student_ids, bids_withdrawn=withdrawn)
 
 
@@ -78,5 +99,7 @@ def verification_revoke_and_withdraw_bids(
     contract goes on (only new contracts need a verification in force).
     """
     verification = verification_revoke(verification_id=verification_id, by=by, reason=reason)
-    bids_withdraw_for_students(student_ids=[verification.student_id])
+    bids_withdraw_for_students(
+        student_ids=[verification.student_id], by=by, note="Enrolment verification revoked."
+    )
     return verification

@@ -182,11 +182,7 @@ def match_candidates(*, project: Project) -> QuerySet[StudentProfile]:
         )
     )
     required_weight = sum(required.values())
-    verified = EnrolmentVerification.objects.filter(
-        student=OuterRef("user_id"),
-        status=EnrolmentVerification.Status.VERIFIED,
-        graduation_date__gte=timezone.localdate(),
-    )
+    verified = EnrolmentVerification.objects.in_force().filter(student=OuterRef("user_id"))
     if project.visibility == Project.Visibility.SCHOOLS:
         # Ids, not a subquery: PostgreSQL then estimates each school's size from its statistics.
         verified = verified.filter(school_id__in=[s.pk for s in project.allowed_schools.all()])
@@ -273,11 +269,8 @@ def match_candidates(*, project: Project) -> QuerySet[StudentProfile]:
 def schools_in_force(*, student_ids: list[int]) -> dict[int, School]:
     """The school of each student's verification in force (the latest decided), one query."""
     rows = (
-        EnrolmentVerification.objects.filter(
-            student_id__in=student_ids,
-            status=EnrolmentVerification.Status.VERIFIED,
-            graduation_date__gte=timezone.localdate(),
-        )
+        EnrolmentVerification.objects.in_force()
+        .filter(student_id__in=student_ids)
         .select_related("school")
         .order_by("student_id", "decided_at", "pk")
     )

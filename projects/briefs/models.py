@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
@@ -9,7 +11,52 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from marketplace.models import StatusEvent, User
 from marketplace.money import CURRENCY_CHOICES
+from marketplace.selectors import user_company_id
+from schools.selectors import coordinator_school_id, verified_school_ids_of
+
+
+def _for_schools(school_ids: Iterable[int]) -> Q:
+    # Subqueries rather than joins: no duplicate rows to remove, and the planner keeps
+    # using the status index on a large table.
+    restricted = Project.allowed_schools.through.objects.filter(school_id__in=list(school_ids))
+    return Q(visibility=Project.Visibility.ALL) | Q(pk__in=restricted.values("project_id"))
+
+
+class ProjectQuerySet(models.QuerySet["Project"]):
+    """The words briefs are filtered with: `Project.objects.visible_to(user)`."""
+
+    def for_schools(self, school_ids: Iterable[int]) -> ProjectQuerySet:
+        """Briefs meant for students of `school_ids`: open to all, or restricted to one of them."""
+        return self.filter(_for_schools(school_ids))
+
+    def visible_to(self, user: User) -> ProjectQuerySet:
+        """The briefs `user` may see, without duplicates: the one rule, read by every list,
+        detail, search and write that looks a brief up for someone.
+
+        Staff see every brief; a company member their company's briefs and the open
+        ones meant for all; a student the open ones meant for all or for a school where
+        they are verified today, and those they bid on; a coordinator the open ones meant
+        for all or for their school; anyone else the open ones meant for all.
+        """
+        open_ = Q(status=Project.Status.OPEN)
+        if user.is_staff:
+            return self.all()
+        company_id = user_company_id(user=user)
+        if company_id is not None:
+            return self.filter(
+                Q(company_id=company_id)
+                | Q(status=Project.Status.OPEN, visibility=Project.Visibility.ALL)
+            )
+        if user.role == User.Role.STUDENT:
+            bid_on = Bid.objects.filter(student=user).values("project_id")
+            school_ids = verified_school_ids_of(user=user)
+            return self.filter(open_ & _for_schools(school_ids) | Q(pk__in=bid_on))
+        school_id = coordinator_school_id(user=user)
+        if school_id is not None:
+            return self.filter(open_ & _for_schools([school_id]))
+        return self.filter(open_, visibility=Project.Visibility.ALL)
 
 
 class Project(models.Model):
@@ -64,8 +111,10 @@ class Project(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
     # PostgreSQL only (NULL elsewhere): title (A), skills (B) and description (C) in English
-    # and French, kept by database triggers (migration 0004; see projects.search).
+    # and French, kept by database triggers (projects migration 0004; see projects.briefs.search).
     search_vector = SearchVectorField(null=True, editable=False)
+
+    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         db_table = "projects_project"
@@ -130,39 +179,13 @@ class Bid(models.Model):
         return f"Bid {self.pk} on {self.project_id}"
 
 
-class ProjectEvent(models.Model):
+class ProjectEvent(StatusEvent):
     """One row per status change of a brief (who, from, to, when, note)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    from_status = models.CharField(max_length=20)
-    to_status = models.CharField(max_length=20)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status}"
 
 
-class BidEvent(models.Model):
+class BidEvent(StatusEvent):
     """One row per status change of a bid (who, from, to, when, note)."""
 
     bid = models.ForeignKey(Bid, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    from_status = models.CharField(max_length=20)
-    to_status = models.CharField(max_length=20)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status}"

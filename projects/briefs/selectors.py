@@ -10,57 +10,28 @@ from __future__ import annotations
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     When,
 )
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from marketplace.errors import PermissionDenied
 from marketplace.models import StudentProfile, User
 from marketplace.selectors import user_company_id
 from projects.briefs.models import Bid, Project
 from schools.models import EnrolmentVerification
-from schools.selectors import (
-    coordinator_school_id,
-    verified_school_ids_of,
-)
 
 P = Project.Status
 
 
-def _open_for_schools(school_ids: list[int]) -> Q:
-    # Subqueries rather than joins: no duplicate rows to remove, and the planner keeps
-    # using the status index on a large table.
-    restricted = Project.allowed_schools.through.objects.filter(school_id__in=school_ids)
-    return Q(status=P.OPEN) & (
-        Q(visibility=Project.Visibility.ALL) | Q(pk__in=restricted.values("project_id"))
-    )
-
-
 def project_visible_to(*, user: User) -> QuerySet[Project]:
-    """Briefs the user may see (see the module docstring), without duplicates."""
-    qs = Project.objects.all()
-    if user.is_staff:
-        return qs
-    company_id = user_company_id(user=user)
-    if company_id is not None:
-        return qs.filter(
-            Q(company_id=company_id) | Q(status=P.OPEN, visibility=Project.Visibility.ALL)
-        )
-    if user.role == User.Role.STUDENT:
-        school_ids = verified_school_ids_of(user=user)
-        bid_on = Bid.objects.filter(student=user).values("project_id")
-        return qs.filter(_open_for_schools(school_ids) | Q(pk__in=bid_on))
-    school_id = coordinator_school_id(user=user)
-    if school_id is not None:
-        return qs.filter(_open_for_schools([school_id]))
-    return qs.filter(status=P.OPEN, visibility=Project.Visibility.ALL)
+    """Briefs the user may see (`ProjectQuerySet.visible_to`), without duplicates."""
+    return Project.objects.visible_to(user)
 
 
 def project_list(*, user: User) -> QuerySet[Project]:
@@ -97,7 +68,15 @@ def bid_visible_to(*, user: User) -> QuerySet[Bid]:
 
 
 def bid_list_for_project(*, project: Project, user: User) -> QuerySet[Bid]:
-    return bid_visible_to(user=user).filter(project=project).order_by("-created_at", "-id")
+    """The brief's bids the user may see, newest first, with `student_verified` (whether the
+    bidder's verification is in force, which accepting needs: `bid_actions` reads it)."""
+    in_force = EnrolmentVerification.objects.in_force().filter(student=OuterRef("student_id"))
+    return (
+        bid_visible_to(user=user)
+        .filter(project=project)
+        .annotate(student_verified=Exists(in_force))
+        .order_by("-created_at", "-id")
+    )
 
 
 def student_list_for(*, user: User) -> QuerySet[StudentProfile]:
@@ -112,10 +91,7 @@ def student_list_for(*, user: User) -> QuerySet[StudentProfile]:
         raise PermissionDenied("Only companies and staff browse students.")
     qs = StudentProfile.objects.filter(user__is_active=True, user__role=User.Role.STUDENT)
     if not user.is_staff:
-        in_force = EnrolmentVerification.objects.filter(
-            status=EnrolmentVerification.Status.VERIFIED,
-            graduation_date__gte=timezone.localdate(),
-        ).values("student_id")
+        in_force = EnrolmentVerification.objects.in_force().values("student_id")
         qs = qs.filter(user_id__in=in_force)
     return (
         qs.select_related("user")

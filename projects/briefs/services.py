@@ -20,8 +20,9 @@ from marketplace.selectors import user_company
 from projects.briefs import notifications as notices
 from projects.briefs.models import Bid, Project
 from projects.briefs.permissions import can_decide_bid, can_manage_project
+from projects.briefs.states import BID_STATES, PROJECT_STATES
 from schools.models import School
-from schools.selectors import verification_active_for
+from schools.selectors import verification_active_for, verified_school_ids_of
 
 logger = logging.getLogger(__name__)
 
@@ -30,24 +31,6 @@ P = Project.Status
 
 
 B = Bid.Status
-
-
-PROJECT_TRANSITIONS: dict[str, set[str]] = {
-    P.DRAFT: {P.OPEN, P.CANCELLED},
-    P.OPEN: {P.IN_PROGRESS, P.CANCELLED},
-    P.IN_PROGRESS: {P.COMPLETED, P.CANCELLED},
-    P.COMPLETED: set(),
-    P.CANCELLED: set(),
-}
-
-
-BID_TRANSITIONS: dict[str, set[str]] = {
-    B.SUBMITTED: {B.SHORTLISTED, B.ACCEPTED, B.REJECTED, B.WITHDRAWN},
-    B.SHORTLISTED: {B.ACCEPTED, B.REJECTED, B.WITHDRAWN},
-    B.ACCEPTED: set(),
-    B.REJECTED: set(),
-    B.WITHDRAWN: set(),
-}
 
 
 EDITABLE_PROJECT_FIELDS = {
@@ -60,12 +43,6 @@ EDITABLE_PROJECT_FIELDS = {
     "kind",
     "visibility",
 }
-
-
-def _move(obj: Project | Bid, to: str, table: dict[str, set[str]], what: str) -> None:
-    if to not in table[obj.status]:
-        raise StateConflict(f"This {what} is {obj.status} and cannot become {to}.")
-    obj.status = to
 
 
 def _skills_from_slugs(slugs: Sequence[str]) -> list[Skill]:
@@ -197,9 +174,8 @@ def project_publish(*, project_id: int, by: User) -> Project:
         )
     if project.deadline is not None and project.deadline < timezone.localdate():
         raise ValidationFailed("The deadline has passed.", field="deadline")
-    _move(project, P.OPEN, PROJECT_TRANSITIONS, "brief")
     project.published_at = timezone.now()
-    project.save(update_fields=["status", "published_at"])
+    PROJECT_STATES.transition(project, P.OPEN, actor=by, update_fields=["published_at"])
     return project
 
 
@@ -215,29 +191,22 @@ def project_cancel(*, project_id: int, by: User) -> Project:
         raise PermissionDenied("Only the company that posted this brief can cancel it.")
     if project.status == P.IN_PROGRESS:
         raise StateConflict("Work on this brief started: cancel its contract instead.")
-    _move(project, P.CANCELLED, PROJECT_TRANSITIONS, "brief")
-    project.save(update_fields=["status"])
-    _reject_open_bids(project)
+    PROJECT_STATES.transition(project, P.CANCELLED, actor=by)
+    _reject_open_bids(project, by=by)
     return project
 
 
-def _reject_open_bids(project: Project, *, keep: Bid | None = None) -> None:
-    pending = project.bids.filter(status__in=[B.SUBMITTED, B.SHORTLISTED])
+def _reject_open_bids(project: Project, *, by: User | None, keep: Bid | None = None) -> None:
+    """Reject the brief's bids still open (all but `keep`), with one event row each."""
+    pending = project.bids.select_for_update().filter(status__in=BID_STATES.sources(B.REJECTED))
     if keep is not None:
         pending = pending.exclude(pk=keep.pk)
-    ids = list(pending.values_list("pk", flat=True))
-    Bid.objects.filter(pk__in=ids).update(status=B.REJECTED, decided_at=timezone.now())
-    notices.bids_rejected(project, ids)
-
-
-def _can_see_restricted(project: Project, student: User) -> bool:
-    if project.visibility == Project.Visibility.ALL:
-        return True
-    verification = verification_active_for(user=student)
-    return (
-        verification is not None
-        and project.allowed_schools.filter(pk=verification.school_id).exists()
-    )
+    bids = list(pending.order_by("pk"))
+    now = timezone.now()
+    for bid in bids:
+        bid.decided_at = now
+    BID_STATES.transition_many(bids, B.REJECTED, actor=by, update_fields=["decided_at"])
+    notices.bids_rejected(project, [bid.pk for bid in bids])
 
 
 @transaction.atomic
@@ -255,7 +224,9 @@ def bid_submit(
     if verification_active_for(user=by) is None:
         raise PermissionDenied("Only verified students can bid; ask your school to verify you.")
     project = _locked_project(project_id)
-    if not _can_see_restricted(project, by) or project.status == P.DRAFT:
+    # Whatever its status now, a brief restricted to other schools stays hidden (404, not 409).
+    meant_for_me = Project.objects.for_schools(verified_school_ids_of(user=by))
+    if project.status == P.DRAFT or not meant_for_me.filter(pk=project.pk).exists():
         raise NotFound("No such brief.")
     if project.status != P.OPEN:
         raise StateConflict(f"This brief is {project.status}; it takes no bids.")
@@ -298,9 +269,8 @@ def bid_withdraw(*, bid_id: int, by: User) -> Bid:
     bid = _locked_bid(bid_id)
     if bid.student_id != by.pk:
         raise PermissionDenied("Only the student who bid can withdraw.")
-    _move(bid, B.WITHDRAWN, BID_TRANSITIONS, "bid")
     bid.decided_at = timezone.now()
-    bid.save(update_fields=["status", "decided_at"])
+    BID_STATES.transition(bid, B.WITHDRAWN, actor=by, update_fields=["decided_at"])
     return bid
 
 
@@ -310,8 +280,7 @@ def bid_shortlist(*, bid_id: int, by: User) -> Bid:
     bid = _locked_bid(bid_id)
     if not can_decide_bid(by, bid):
         raise PermissionDenied("Only the company that posted the brief decides on its bids.")
-    _move(bid, B.SHORTLISTED, BID_TRANSITIONS, "bid")
-    bid.save(update_fields=["status"])
+    BID_STATES.transition(bid, B.SHORTLISTED, actor=by)
     return bid
 
 
@@ -321,8 +290,7 @@ def bid_reject(*, bid_id: int, by: User) -> Bid:
     bid = _locked_bid(bid_id)
     if not can_decide_bid(by, bid):
         raise PermissionDenied("Only the company that posted the brief decides on its bids.")
-    _move(bid, B.REJECTED, BID_TRANSITIONS, "bid")
     bid.decided_at = timezone.now()
-    bid.save(update_fields=["status", "decided_at"])
+    BID_STATES.transition(bid, B.REJECTED, actor=by, update_fields=["decided_at"])
     notices.bids_rejected(bid.project, [bid.pk])
     return bid

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from marketplace.models import StatusEvent
 from marketplace.money import CURRENCY_CHOICES
 
 
@@ -121,24 +122,13 @@ class Delivery(models.Model):
         return f"Delivery {self.pk} of milestone {self.milestone_id}"
 
 
-class MilestoneEvent(models.Model):
+class MilestoneEvent(StatusEvent):
     """One row per work-status change of a milestone (who, from, to, when, note)."""
 
     milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    from_status = models.CharField(max_length=20)
-    to_status = models.CharField(max_length=20)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
+    class Meta(StatusEvent.Meta):
         db_table = "projects_milestoneevent"
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status}"
 
 
 class Dispute(models.Model):
@@ -190,39 +180,13 @@ class Dispute(models.Model):
         return f"Dispute {self.pk} on milestone {self.milestone_id}: {self.status}"
 
 
-class ContractEvent(models.Model):
+class ContractEvent(StatusEvent):
     """One row per status change of a contract (who, from, to, when, note)."""
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    from_status = models.CharField(max_length=20)
-    to_status = models.CharField(max_length=20)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status}"
 
 
-class DisputeEvent(models.Model):
+class DisputeEvent(StatusEvent):
     """One row per status change of a dispute (who, from, to, when, note)."""
 
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    from_status = models.CharField(max_length=20)
-    to_status = models.CharField(max_length=20)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status}"

@@ -50,7 +50,7 @@ MILESTONE_STATES: StateMachine[Milestone] = StateMachine(
     ),
     event_model=MilestoneEvent,
     event_fk="milestone",
-    what="milestone",
+    what="milestone's work",
     status_field="work_status",
 )
 

@@ -11,7 +11,7 @@ from marketplace.models import FailedTask, Notification, OutboundEmail, User
 from payments.models import Chargeback, StripeEvent
 from payments.services.payouts import payout_account_onboard
 from payments.services.reconciliation import ledger_reconcile
-from projects.contracts.services import milestone_dispute
+from projects.contracts.disputes import dispute_resolve, milestone_dispute
 from projects.messaging.models import Attachment, Message, Thread, ThreadRead
 from projects.reviews.models import Review, ReviewReply
 from schools.models import VerificationEvent
@@ -47,9 +47,20 @@ def disputed_contract():  # type: ignore[no-untyped-def]
 
 
 def add_world() -> SimpleNamespace:
-    """At least one row of every model the admin shows, mostly made by the services."""
+    """At least one row of every model the admin shows, mostly made by the services.
+
+    Among them a dispute settled by staff, for the rows its settlement writes.
+    """
     done = completed_contract()
     dispute = disputed_contract()
+    settled = disputed_contract()
+    dispute_resolve(
+        dispute_id=settled.pk,
+        by=UserFactory(role=User.Role.ADMIN, is_staff=True),
+        release_cents=0,
+        refund_cents=settled.milestone.escrow.charge_cents,
+        note="Refunded in full.",
+    )
     student = done.student
     verification = student.enrolment_verifications.get()
     VerificationEvent.objects.create(

@@ -24,8 +24,12 @@ READ_ONLY = [
     "contracts.MilestoneEvent",
     "contracts.Milestone",
     "contracts.Contract",
+    "contracts.ContractEvent",
     "briefs.Bid",
+    "briefs.BidEvent",
+    "briefs.ProjectEvent",
     "contracts.Dispute",
+    "contracts.DisputeEvent",
 ]
 
 
