@@ -29,6 +29,7 @@ from django.utils.safestring import mark_safe
 
 from marketplace.errors import NotFound, StateConflict
 from marketplace.models import Notification, OutboundEmail, User
+from marketplace.selectors import staff_users
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,13 @@ def notify(
             key=key, to=email_to or user.email, template=template, language=lang, context=ctx
         )
     return notification
+
+
+def notify_staff(*, template: str, key: str, context: Mapping[str, Any], url: str = "") -> None:
+    """`notify` every staff member of an event for them to act on; `key` names the event,
+    and each member's own key is `<key>:<user id>`, so the event is told once per member."""
+    for admin in staff_users():
+        notify(user=admin, template=template, key=f"{key}:{admin.pk}", context=context, url=url)
 
 
 def notification_mark_read(*, user: User, notification_id: int) -> Notification:

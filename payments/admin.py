@@ -3,13 +3,14 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from marketplace.admin import ReadOnlyAdmin, money_column
+from marketplace.admin import ReadOnlyAdmin, money_column, money_format
 from marketplace.errors import TransientError
 from payments.models import (
     Chargeback,
@@ -24,6 +25,7 @@ from payments.models import (
 )
 from payments.selectors import ledger_account_balances
 from payments.services.reconciliation import ledger_reconcile
+from payments.services.releases import escrow_retry_pending_releases
 from payments.services.webhooks import stripe_events_process_again
 
 
@@ -44,8 +46,10 @@ class EscrowEventInline(admin.TabularInline):
 class EscrowAdmin(ReadOnlyAdmin):
     """Money held per piece of work. Transfers waiting (`release_pending`) show their last error.
 
-    `projects.admin` adds the "retry the transfer" action: completing the
-    contract after a late release is the projects app's business.
+    The "retry the transfer" action (the page the "transfer failed" alert links
+    to) calls `escrow_retry_pending_releases`, which announces what went out to
+    the late-release listeners: the projects app tells the student and
+    completes the contract.
     """
 
     list_display = [
@@ -88,18 +92,61 @@ class EscrowAdmin(ReadOnlyAdmin):
         "funding_attempts",
         "transfer_attempts",
         "last_error",
+        "funding_started_at",
+        "split_release",
+        "split_refund",
         "created_at",
         "funded_at",
         "settled_at",
     ]
     readonly_fields = fields
     inlines = [EscrowEventInline]
+    actions = ["retry_transfer"]
 
     amount = money_column("amount_cents", description="work amount")
     company_fee = money_column("company_fee_cents", description="company fee")
     student_commission = money_column("student_commission_cents", description="commission")
     charge = money_column("charge_cents", description="charged to the company", sortable=False)
     payee_share = money_column("payee_cents", description="payee's share", sortable=False)
+
+    @admin.display(description="dispute split: released")
+    def split_release(self, obj: Escrow) -> str:
+        return (
+            "—"
+            if obj.split_release_cents is None
+            else money_format(obj.split_release_cents, obj.currency)
+        )
+
+    @admin.display(description="dispute split: refunded")
+    def split_refund(self, obj: Escrow) -> str:
+        return (
+            "—"
+            if obj.split_refund_cents is None
+            else money_format(obj.split_refund_cents, obj.currency)
+        )
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_staff and request.user.has_perm("payments.change_escrow")
+
+    @admin.action(
+        description="Retry the transfer of approved money not paid yet", permissions=["retry"]
+    )
+    def retry_transfer(self, request: HttpRequest, queryset: QuerySet[Escrow]) -> None:
+        waiting = list(
+            queryset.filter(status=Escrow.Status.RELEASE_PENDING).values_list("pk", flat=True)
+        )
+        released = len(escrow_retry_pending_releases(escrow_ids=waiting, actor=request.user))
+        still = len(waiting) - released
+        skipped = queryset.count() - len(waiting)
+        text = f"{released} transfer(s) sent."
+        if still:
+            text += (
+                f" {still} still waiting: the student's payout account is not ready, or the "
+                "gateway failed again (see the last error)."
+            )
+        if skipped:
+            text += f" {skipped} selected escrow(s) were not waiting for a transfer."
+        self.message_user(request, text, messages.SUCCESS if not still else messages.WARNING)
 
 
 @admin.register(EscrowEvent)

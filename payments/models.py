@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from marketplace.models import StatusEvent
 from marketplace.money import CURRENCY_CHOICES
 
 
@@ -35,26 +36,41 @@ class PayoutAccount(models.Model):
         return f"{self.account_id} ({'ready' if self.payouts_enabled else 'onboarding'})"
 
 
+class EscrowQuerySet(models.QuerySet["Escrow"]):
+    def held(self) -> EscrowQuerySet:
+        """Escrows whose money is held: funded, approved but not paid yet, or frozen (HELD)."""
+        return self.filter(status__in=Escrow.HELD)
+
+
 class Escrow(models.Model):
     """Money held for one piece of work between a paying company and a payee.
 
     Amounts are integer minor units of `currency`. The company is charged
     `amount_cents + company_fee_cents`; on release the payee receives
     `amount_cents - student_commission_cents` and the platform keeps both fees.
-    States: awaiting_funding → funded → release_pending → released, or
-    funded → refunded, or funded/release_pending → frozen (a dispute) →
-    released (split) or refunded. `release_pending` means the work was approved
-    but the transfer is not done yet: the payee's payout account is not ready,
+    States (`payments.states.ESCROW_STATES`): awaiting_funding → funded →
+    release_pending → released, or funded → refund_pending → refunded, or
+    funded/release_pending → frozen (a dispute) → released (split) or refunded.
+    `release_pending` means the work was approved but the transfer is not
+    confirmed yet: it is being sent, the payee's payout account is not ready,
     or the gateway failed and the transfer will be retried (`last_error`).
+    `refund_pending` is the same for a refund. `funding_started_at` is set
+    while a funding request is at the gateway (a lease: a second request waits
+    for it), and `split_release_cents`/`split_refund_cents` hold a dispute's
+    split from the moment staff decide it until the gateway carried it out.
     """
 
     class Status(models.TextChoices):
         AWAITING_FUNDING = "awaiting_funding", "Awaiting funding"
         FUNDED = "funded", "Funded"
         RELEASE_PENDING = "release_pending", "Approved, transfer to the payee not done yet"
+        REFUND_PENDING = "refund_pending", "Refund to the company not confirmed yet"
         RELEASED = "released", "Released"
         REFUNDED = "refunded", "Refunded"
         FROZEN = "frozen", "Frozen by a dispute"
+
+    # Money held in escrow, the platform's to give either way (`Escrow.objects.held()`).
+    HELD = frozenset({Status.FUNDED, Status.RELEASE_PENDING, Status.FROZEN})
 
     reference = models.CharField(max_length=100, unique=True)
     company = models.ForeignKey(
@@ -78,9 +94,14 @@ class Escrow(models.Model):
     refund_id = models.CharField(max_length=255, blank=True)
     transfer_attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    funding_started_at = models.DateTimeField(null=True, blank=True)
+    split_release_cents = models.BigIntegerField(null=True, blank=True)
+    split_refund_cents = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     funded_at = models.DateTimeField(null=True, blank=True)
     settled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EscrowQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -90,6 +111,7 @@ class Escrow(models.Model):
                         "awaiting_funding",
                         "funded",
                         "release_pending",
+                        "refund_pending",
                         "released",
                         "refunded",
                         "frozen",
@@ -119,24 +141,21 @@ class Escrow(models.Model):
         """What the payee receives on release: the work amount less the commission."""
         return self.amount_cents - self.student_commission_cents
 
+    @property
+    def is_held(self) -> bool:
+        """Whether the money is held in escrow (`HELD`: funded, release_pending, frozen)."""
+        return self.status in self.HELD
 
-class EscrowEvent(models.Model):
+    @property
+    def split_recorded(self) -> bool:
+        """Whether staff decided a dispute's split that the gateway has not carried out yet."""
+        return self.status == self.Status.FROZEN and self.split_release_cents is not None
+
+
+class EscrowEvent(StatusEvent):
     """One row per escrow transition: who moved it, from where, to where, when."""
 
     escrow = models.ForeignKey(Escrow, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=16)
-    to_status = models.CharField(max_length=16)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status}"
 
 
 class LedgerTransaction(models.Model):

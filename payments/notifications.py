@@ -7,8 +7,7 @@ once per recipient, however often a service or task runs."""
 from __future__ import annotations
 
 from marketplace.money import Money
-from marketplace.notifications import notify
-from marketplace.selectors import staff_users
+from marketplace.notifications import notify, notify_staff
 from payments.models import Chargeback, Escrow, PayoutAccount, StripeEvent
 
 # Where a student of an Express account logs in to Stripe to change their bank details.
@@ -32,98 +31,88 @@ def payout_failed(
         url=STRIPE_EXPRESS_LOGIN_URL,
     )
     admin_url = f"/admin/payments/payoutaccount/{account.pk}/change/"
-    for admin in staff_users():
-        notify(
-            user=admin,
-            template="payout_failed_staff",
-            key=f"payout-failed:{payout_id}:{admin.pk}",
-            context={
-                "student_email": account.user.email,
-                "account_id": account.account_id,
-                "payout_id": payout_id,
-                "amount": amount,
-                "failure_code": failure_code,
-                "admin_url": admin_url,
-            },
-            url=admin_url,
-        )
+    notify_staff(
+        template="payout_failed_staff",
+        key=f"payout-failed:{payout_id}",
+        context={
+            "student_email": account.user.email,
+            "account_id": account.account_id,
+            "payout_id": payout_id,
+            "amount": amount,
+            "failure_code": failure_code,
+            "admin_url": admin_url,
+        },
+        url=admin_url,
+    )
 
 
 def chargeback_opened(chargeback: Chargeback) -> None:
     """Staff: a card dispute opened on an escrow's charge (frozen if the money was held)."""
     admin_url = f"/admin/payments/chargeback/{chargeback.pk}/change/"
-    for admin in staff_users():
-        notify(
-            user=admin,
-            template="chargeback_opened",
-            key=f"chargeback-opened:{chargeback.dispute_id}:{admin.pk}",
-            context={
-                "escrow_reference": chargeback.escrow.reference,
-                "dispute_id": chargeback.dispute_id,
-                "amount": Money(chargeback.amount_cents, chargeback.currency).format(),
-                "reason": chargeback.reason or "unknown",
-                "funds_held": chargeback.funds_held,
-                "admin_url": admin_url,
-            },
-            url=admin_url,
-        )
+    notify_staff(
+        template="chargeback_opened",
+        key=f"chargeback-opened:{chargeback.dispute_id}",
+        context={
+            "escrow_reference": chargeback.escrow.reference,
+            "dispute_id": chargeback.dispute_id,
+            "amount": Money(chargeback.amount_cents, chargeback.currency).format(),
+            "reason": chargeback.reason or "unknown",
+            "funds_held": chargeback.funds_held,
+            "admin_url": admin_url,
+        },
+        url=admin_url,
+    )
 
 
 def chargeback_closed(chargeback: Chargeback) -> None:
     """Staff: the bank decided a card dispute (won, or lost and by whom the money is borne)."""
     admin_url = f"/admin/payments/chargeback/{chargeback.pk}/change/"
-    for admin in staff_users():
-        notify(
-            user=admin,
-            template="chargeback_closed",
-            key=f"chargeback-closed:{chargeback.dispute_id}:{admin.pk}",
-            context={
-                "escrow_reference": chargeback.escrow.reference,
-                "escrow_status": chargeback.escrow.status,
-                "dispute_id": chargeback.dispute_id,
-                "amount": Money(chargeback.amount_cents, chargeback.currency).format(),
-                "won": chargeback.status == Chargeback.Status.WON,
-                "funds_held": chargeback.funds_held,
-                "admin_url": admin_url,
-            },
-            url=admin_url,
-        )
+    notify_staff(
+        template="chargeback_closed",
+        key=f"chargeback-closed:{chargeback.dispute_id}",
+        context={
+            "escrow_reference": chargeback.escrow.reference,
+            "escrow_status": chargeback.escrow.status,
+            "dispute_id": chargeback.dispute_id,
+            "amount": Money(chargeback.amount_cents, chargeback.currency).format(),
+            "won": chargeback.status == Chargeback.Status.WON,
+            "funds_held": chargeback.funds_held,
+            "admin_url": admin_url,
+        },
+        url=admin_url,
+    )
 
 
 def transfer_reversed(escrow: Escrow, *, transfer_id: str, amount_cents: int) -> None:
     """Staff: money was pulled back from a student's transfer."""
     admin_url = _escrow_admin_url(escrow)
-    for admin in staff_users():
-        notify(
-            user=admin,
-            template="transfer_reversed",
-            key=f"transfer-reversed:{transfer_id}:{amount_cents}:{admin.pk}",
-            context={
-                "escrow_reference": escrow.reference,
-                "transfer_id": transfer_id,
-                "amount": Money(amount_cents, escrow.currency).format(),
-                "admin_url": admin_url,
-            },
-            url=admin_url,
-        )
+    notify_staff(
+        template="transfer_reversed",
+        key=f"transfer-reversed:{transfer_id}:{amount_cents}",
+        context={
+            "escrow_reference": escrow.reference,
+            "transfer_id": transfer_id,
+            "amount": Money(amount_cents, escrow.currency).format(),
+            "admin_url": admin_url,
+        },
+        url=admin_url,
+    )
 
 
 def refunded_outside(escrow: Escrow) -> None:
     """Staff: an escrow's charge was refunded outside the platform, and that was recorded."""
     admin_url = _escrow_admin_url(escrow)
-    for admin in staff_users():
-        notify(
-            user=admin,
-            template="refunded_outside",
-            key=f"refunded-outside:{escrow.pk}:{admin.pk}",
-            context={
-                "escrow_reference": escrow.reference,
-                "amount": Money(escrow.charge_cents, escrow.currency).format(),
-                "refund_id": escrow.refund_id,
-                "admin_url": admin_url,
-            },
-            url=admin_url,
-        )
+    notify_staff(
+        template="refunded_outside",
+        key=f"refunded-outside:{escrow.pk}",
+        context={
+            "escrow_reference": escrow.reference,
+            "amount": Money(escrow.charge_cents, escrow.currency).format(),
+            "refund_id": escrow.refund_id,
+            "admin_url": admin_url,
+        },
+        url=admin_url,
+    )
 
 
 def stripe_event_failed(event: StripeEvent) -> None:
@@ -133,17 +122,15 @@ def stripe_event_failed(event: StripeEvent) -> None:
     in the admin (attempts, error), not in more e-mails.
     """
     admin_url = f"/admin/payments/stripeevent/{event.pk}/change/"
-    for admin in staff_users():
-        notify(
-            user=admin,
-            template="stripe_event_failed",
-            key=f"stripe-event-failed:{event.event_id}:{admin.pk}",
-            context={
-                "event_id": event.event_id,
-                "event_type": event.type,
-                "error": event.error,
-                "attempts": event.attempts,
-                "admin_url": admin_url,
-            },
-            url=admin_url,
-        )
+    notify_staff(
+        template="stripe_event_failed",
+        key=f"stripe-event-failed:{event.event_id}",
+        context={
+            "event_id": event.event_id,
+            "event_type": event.type,
+            "error": event.error,
+            "attempts": event.attempts,
+            "admin_url": admin_url,
+        },
+        url=admin_url,
+    )

@@ -1,4 +1,5 @@
-"""Background work of the payments app: Stripe events, reconciling the ledger, payout accounts."""
+"""Background work of the payments app: Stripe events, reconciling the ledger, payout accounts,
+refunds not confirmed yet."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from payments.services.payouts import payout_accounts_refresh_not_ready
 from payments.services.reconciliation import ledger_reconcile
+from payments.services.refunds import escrow_retry_pending_refunds
 from payments.services.webhooks import stripe_event_process
 
 
@@ -29,6 +31,16 @@ def refresh_payout_accounts_task() -> int:
     waiting for those payees goes out with the next `retry_pending_releases_task`.
     """
     return len(payout_accounts_refresh_not_ready())
+
+
+@shared_task(ignore_result=True)
+def retry_pending_refunds_task() -> int:
+    """Periodic: ask again for refunds not confirmed yet (`refund_pending`); returns how many went.
+
+    Each keeps its idempotency key, so a refund Stripe made but we never
+    recorded is answered again, not made twice.
+    """
+    return len(escrow_retry_pending_refunds())
 
 
 @shared_task(ignore_result=True)

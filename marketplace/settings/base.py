@@ -203,6 +203,9 @@ PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", default="stripe" if STRIPE_SECRET_KEY e
 
 # Enrolment verification links are signed and expire (seconds).
 VERIFICATION_LINK_MAX_AGE = env.int("VERIFICATION_LINK_MAX_AGE", default=48 * 3600)
+# A verification "ends soon" from this many days before its graduation date: the student's
+# warning e-mail and the coordinator's dashboard (`EnrolmentVerification.objects.expiring()`).
+VERIFICATION_EXPIRING_DAYS = env.int("VERIFICATION_EXPIRING_DAYS", default=30)
 
 # Celery: eager (in-process) when no broker is configured, for the embedded demo.
 CELERY_TASK_ALWAYS_EAGER = not env("CELERY_BROKER_URL", default="")
@@ -240,6 +243,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "projects.contracts.tasks.retry_pending_releases_task",
         "schedule": crontab(minute="*/15"),
     },
+    "retry-pending-refunds": {
+        # Refunds asked for whose answer was lost or failed (escrows in refund_pending).
+        "task": "payments.tasks.retry_pending_refunds_task",
+        "schedule": crontab(minute="*/15"),
+    },
     "expire-verifications": {
         # In projects: expiring a verification also withdraws the student's open bids.
         "task": "projects.briefs.tasks.expire_verifications_task",
@@ -272,7 +280,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# Reviews, messages and files (projects.reviews, projects.messaging, projects.files).
+# Reviews, messages and files (projects.reviews, projects.messaging).
 # Days after a contract ends during which each side may review the other; reviews stay
 # hidden from the other side until both are written or this window closes.
 REVIEW_WINDOW_DAYS = env.int("REVIEW_WINDOW_DAYS", default=14)

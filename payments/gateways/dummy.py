@@ -19,8 +19,12 @@ a payment method where the first request had none). Each request's parameters
 are kept per key under the object's `metadata["[requests]"]`; Stripe forbids
 square brackets in metadata keys, so no caller's key can collide with it. One
 difference: a replay answers the object as it is now, where Stripe replays the
-first response as it was. The rows are written in the caller's database
-transaction.
+first response as it was. Each request is one atomic block of its own, as
+Stripe's requests are: the escrow services call the gateway with no
+transaction open (`payments.services.escrow`), so what a request did stays
+done whatever becomes of the caller's next transaction, as at Stripe; a
+declined payment's intent and answer are kept too. (Called inside a
+transaction, the block is a savepoint of it.)
 
 Webhooks are signed as Stripe signs them (https://docs.stripe.com/webhooks#verify-manually):
 `Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.
@@ -36,6 +40,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from marketplace.errors import ValidationFailed
 from payments.gateways.base import (
@@ -229,30 +234,35 @@ class DummyGateway:
         """Like https://docs.stripe.com/api/payment_intents/create, confirmed when given a method.
 
         Raises PaymentDeclined for a declining test card (the intent stays
-        `requires_payment_method`), ValidationFailed for an unknown one and
+        `requires_payment_method`, kept with its key), ValidationFailed for an
+        unknown one (nothing is created, as for Stripe's 400) and
         IdempotencyConflict for a key first used with other parameters.
         """
-        obj = _stored(
-            key=idempotency_key,
-            kind=Kind.PAYMENT_INTENT,
-            prefix="pi",
-            request={
-                "endpoint": "payment_intents.create",
-                "amount": amount,
-                "currency": currency,
-                "metadata": dict(metadata),
-                "payment_method": payment_method,
-            },
-            metadata=metadata,
-            amount=amount,
-            currency=currency,
-            status=REQUIRES_PAYMENT_METHOD,
-        )
-        if payment_method is None or obj.status == SUCCEEDED:
-            return _intent(obj)
-        _charge(payment_method)
-        obj.status = SUCCEEDED
-        obj.save(update_fields=["status"])
+        if payment_method is not None and payment_method not in DECLINING_PAYMENT_METHODS:
+            _charge(payment_method)  # an unknown payment method: 400, nothing created
+        with transaction.atomic():
+            obj = _stored(
+                key=idempotency_key,
+                kind=Kind.PAYMENT_INTENT,
+                prefix="pi",
+                request={
+                    "endpoint": "payment_intents.create",
+                    "amount": amount,
+                    "currency": currency,
+                    "metadata": dict(metadata),
+                    "payment_method": payment_method,
+                },
+                metadata=metadata,
+                amount=amount,
+                currency=currency,
+                status=REQUIRES_PAYMENT_METHOD,
+            )
+            charged = payment_method is not None and payment_method not in DECLINING_PAYMENT_METHODS
+            if charged and obj.status != SUCCEEDED:
+                obj.status = SUCCEEDED
+                obj.save(update_fields=["status"])
+        if payment_method is not None and obj.status != SUCCEEDED:
+            _charge(payment_method)  # declined: the intent and its key are kept
         return _intent(obj)
 
     def confirm_payment_intent(
@@ -267,41 +277,43 @@ class DummyGateway:
         another key), ValidationFailed for an unknown intent or payment method,
         and IdempotencyConflict for a key used by another request.
         """
-        obj = (
-            DummyGatewayObject.objects.select_for_update()
-            .filter(object_id=payment_intent_id, kind=Kind.PAYMENT_INTENT)
-            .first()
-        )
-        if obj is None:
-            raise ValidationFailed(
-                f"No such payment_intent: '{payment_intent_id}'.", field="payment_intent"
+        with transaction.atomic():
+            obj = (
+                DummyGatewayObject.objects.select_for_update()
+                .filter(object_id=payment_intent_id, kind=Kind.PAYMENT_INTENT)
+                .first()
             )
-        if obj.status == SUCCEEDED:
-            return _intent(obj)
-        request = {
-            "endpoint": "payment_intents.confirm",
-            "payment_intent": payment_intent_id,
-            "payment_method": payment_method,
-        }
-        recorded = _requests(obj).get(idempotency_key)
-        used_elsewhere = (
-            DummyGatewayObject.objects.filter(idempotency_key=idempotency_key).exists()
-            or DummyGatewayObject.objects.filter(
-                kind=Kind.PAYMENT_INTENT, **{f"metadata__{REQUESTS}__has_key": idempotency_key}
+            if obj is None:
+                raise ValidationFailed(
+                    f"No such payment_intent: '{payment_intent_id}'.", field="payment_intent"
+                )
+            if obj.status == SUCCEEDED:
+                return _intent(obj)
+            request = {
+                "endpoint": "payment_intents.confirm",
+                "payment_intent": payment_intent_id,
+                "payment_method": payment_method,
+            }
+            recorded = _requests(obj).get(idempotency_key)
+            used_elsewhere = (
+                DummyGatewayObject.objects.filter(idempotency_key=idempotency_key).exists()
+                or DummyGatewayObject.objects.filter(
+                    kind=Kind.PAYMENT_INTENT, **{f"metadata__{REQUESTS}__has_key": idempotency_key}
+                )
+                .exclude(pk=obj.pk)
+                .exists()
             )
-            .exclude(pk=obj.pk)
-            .exists()
-        )
-        if used_elsewhere or (recorded is not None and recorded != request):
-            raise _conflict(idempotency_key)
-        if payment_method in DECLINING_PAYMENT_METHODS:
+            if used_elsewhere or (recorded is not None and recorded != request):
+                raise _conflict(idempotency_key)
+            declined = payment_method in DECLINING_PAYMENT_METHODS
+            if not declined:
+                _charge(payment_method)  # raises for an unknown payment method
+                obj.status = SUCCEEDED
             # Stripe keeps a declined confirmation's answer under its key, and so do we.
             _record_request(obj, idempotency_key, request)
-            obj.save(update_fields=["metadata"])
-        _charge(payment_method)  # raises for a declining or unknown payment method
-        obj.status = SUCCEEDED
-        _record_request(obj, idempotency_key, request)
-        obj.save(update_fields=["status", "metadata"])
+            obj.save(update_fields=["status", "metadata"])
+        if declined:
+            _charge(payment_method)  # raises PaymentDeclined, the answer kept
         return _intent(obj)
 
     def create_transfer(
@@ -342,18 +354,24 @@ class DummyGateway:
         unknown intent, of an intent that has not succeeded, or of more than
         what is left of its charge, so refunds never exceed what was charged.
         """
+        with transaction.atomic():
+            return self._refund(payment_intent_id, amount, idempotency_key)
+
+    def _refund(self, payment_intent_id: str, amount: int, idempotency_key: str) -> str:
         request = {
             "endpoint": "refunds.create",
             "payment_intent": payment_intent_id,
             "amount": amount,
         }
+        # The intent's lock first, then the key: a request racing one with the same key
+        # waits, then is answered the refund that one made (as Stripe answers).
+        intent = (
+            DummyGatewayObject.objects.select_for_update()
+            .filter(object_id=payment_intent_id, kind=Kind.PAYMENT_INTENT)
+            .first()
+        )
         existing = DummyGatewayObject.objects.filter(idempotency_key=idempotency_key).first()
         if existing is None:
-            intent = (
-                DummyGatewayObject.objects.select_for_update()
-                .filter(object_id=payment_intent_id, kind=Kind.PAYMENT_INTENT)
-                .first()
-            )
             if intent is None:
                 raise ValidationFailed(
                     f"No such payment_intent: '{payment_intent_id}'.", field="payment_intent"

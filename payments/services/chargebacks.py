@@ -2,7 +2,7 @@
 
 The escrow services (`payments.services.escrow`) move money by asking the
 gateway; these record what Stripe reports it did without our asking, from its
-webhook events (`projects.payment_events`): a card dispute (chargeback,
+webhook events (`projects.contracts.payment_events`): a card dispute (chargeback,
 https://docs.stripe.com/disputes; with separate charges and transfers the
 platform is liable, https://docs.stripe.com/connect/disputes), a refund made in
 the Stripe Dashboard and a transfer reversed. No gateway call is made here.
@@ -25,6 +25,8 @@ transaction summing to zero:
   the platform's balance (getting it from the student means reversing the transfer).
 - refund made outside the platform, of the whole charge of a funded escrow,
   kind `refund`: `escrow` −charge, `company:<id>` +charge; the escrow becomes refunded.
+  The same report about our own refund not recorded yet (`refund_pending`)
+  records it, with the same entries.
 - transfer reversed (money pulled back from the student's connected account to
   the platform's balance), kind `reversal`: `student:<id>` −amount,
   `platform:reversals` +amount.
@@ -47,13 +49,15 @@ from django.utils import timezone
 from marketplace.errors import NotFound, StateConflict, ValidationFailed
 from payments.models import Chargeback, Escrow, EscrowEvent, LedgerTransaction
 from payments.selectors import ledger_escrow_account_total, ledger_escrow_refunds_total
-from payments.services.escrow import escrow_book_full_refund, escrow_freeze
+from payments.services.escrow import escrow_freeze
 from payments.services.ledger import (
     ESCROW_ACCOUNT,
     company_account,
     ledger_post,
     student_account,
 )
+from payments.services.refunds import escrow_book_full_refund
+from payments.states import ESCROW_STATES
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +65,6 @@ S = Escrow.Status
 C = Chargeback.Status
 PLATFORM_CHARGEBACKS_ACCOUNT = "platform:chargebacks"
 PLATFORM_REVERSALS_ACCOUNT = "platform:reversals"
-HELD = (S.FUNDED, S.RELEASE_PENDING, S.FROZEN)
-# The moves made here, beside escrow.ALLOWED_TRANSITIONS: out of a freeze when a
-# card dispute is won, and to refunded when the bank or the Dashboard gave the money back.
-TRANSITIONS: dict[str, set[str]] = {
-    S.FUNDED: {S.REFUNDED},
-    S.RELEASE_PENDING: {S.REFUNDED},
-    S.FROZEN: {S.FUNDED, S.RELEASE_PENDING, S.REFUNDED},
-}
 
 
 def _locked(escrow_id: int) -> Escrow:
@@ -76,15 +72,6 @@ def _locked(escrow_id: int) -> Escrow:
     if escrow is None:
         raise NotFound("No such escrow.")
     return escrow
-
-
-def _transition(escrow: Escrow, to: str, *, note: str) -> None:
-    if to not in TRANSITIONS.get(escrow.status, set()):
-        raise StateConflict(f"Escrow cannot go from {escrow.status} to {to}.")
-    EscrowEvent.objects.create(
-        escrow=escrow, from_status=escrow.status, to_status=to, actor=None, note=note
-    )
-    escrow.status = to
 
 
 def _check_currency(escrow: Escrow, currency: str) -> None:
@@ -121,8 +108,8 @@ def chargeback_open(
     Money still held (funded or release_pending) is frozen (an EscrowEvent
     names the dispute) and `resume_status` remembers where it was; an escrow
     already frozen by a marketplace dispute stays frozen. Money already paid
-    out (released, or refunded) is the platform's exposure: `funds_held` is
-    false. No ledger entry (see the module docstring). The same dispute id
+    out (released, refunded, or a refund under way) is the platform's
+    exposure: `funds_held` is false. No ledger entry (see the module docstring). The same dispute id
     again returns the stored row and changes nothing. Raises StateConflict for
     an escrow not funded yet, ValidationFailed for another currency or a
     non-positive amount.
@@ -137,7 +124,7 @@ def chargeback_open(
     if escrow.status == S.AWAITING_FUNDING:
         raise StateConflict(f"Escrow {escrow.reference} is not funded; nothing can be disputed.")
     resume = ""
-    if escrow.status in (S.FUNDED, S.RELEASE_PENDING):
+    if ESCROW_STATES.can(escrow, S.FROZEN):
         resume = escrow.status
         escrow = escrow_freeze(
             escrow_id=escrow.pk, actor=None, note=f"card dispute {dispute_id} ({reason})"
@@ -170,9 +157,12 @@ def chargeback_close(*, dispute_id: str, won: bool, keep_frozen: bool = False) -
     `keep_frozen` (a marketplace dispute between the parties is still open) or
     another card dispute on it is open. Lost: the money held goes back to the
     company and the escrow becomes refunded; money already paid out is the
-    platform's loss (entries in the module docstring). A closed chargeback is
-    returned as is. Raises NotFound for an unknown dispute, StateConflict when
-    a lost dispute's amount is not the whole charge held (staff settle it by hand).
+    platform's loss (entries in the module docstring). While staff's split of
+    a marketplace dispute is being paid out (`Escrow.split_recorded`) the
+    escrow stays frozen. A closed chargeback is returned as is. Raises NotFound
+    for an unknown dispute, StateConflict when a lost dispute's amount is not
+    the whole charge held, or the money is being split or refunded (staff
+    settle it by hand).
     """
     escrow_id = (
         Chargeback.objects.filter(dispute_id=dispute_id).values_list("escrow_id", flat=True).first()
@@ -192,19 +182,18 @@ def chargeback_close(*, dispute_id: str, won: bool, keep_frozen: bool = False) -
             .exists()
         )
         held = escrow.status == S.FROZEN and chargeback.funds_held
-        if held and not keep_frozen and not others_open:
-            _transition(escrow, chargeback.resume_status or S.FUNDED, note=note)
-            escrow.save(update_fields=["status"])
+        if held and not keep_frozen and not others_open and not escrow.split_recorded:
+            ESCROW_STATES.transition(escrow, chargeback.resume_status or S.FUNDED, note=note)
         chargeback.status = C.WON
-    elif escrow.status in HELD:
-        if chargeback.amount_cents != escrow.charge_cents:
+    elif escrow.is_held:
+        if chargeback.amount_cents != escrow.charge_cents or escrow.split_recorded:
             raise StateConflict(
                 f"Dispute {dispute_id} was lost for {chargeback.amount_cents}, but escrow "
-                f"{escrow.reference} holds {escrow.charge_cents}: settle it by hand."
+                f"{escrow.reference} holds {escrow.charge_cents}"
+                f"{' and is being split' if escrow.split_recorded else ''}: settle it by hand."
             )
-        _transition(escrow, S.REFUNDED, note=note)
         escrow.settled_at = timezone.now()
-        escrow.save(update_fields=["status", "settled_at"])
+        ESCROW_STATES.transition(escrow, S.REFUNDED, note=note, update_fields=["settled_at"])
         ledger_post(
             kind=LedgerTransaction.Kind.CHARGEBACK,
             currency=escrow.currency,
@@ -228,6 +217,11 @@ def chargeback_close(*, dispute_id: str, won: bool, keep_frozen: bool = False) -
             ],
         )
         chargeback.status = C.LOST
+    elif escrow.status == S.REFUND_PENDING:
+        raise StateConflict(
+            f"Dispute {dispute_id} was lost while escrow {escrow.reference}'s refund is being "
+            "made: settle it by hand."
+        )
     else:
         raise StateConflict(f"Escrow {escrow.reference} is {escrow.status}; nothing was charged.")
     chargeback.closed_at = timezone.now()
@@ -252,7 +246,10 @@ def escrow_record_external_refund(
     and False is returned, so an old or repeated report is harmless. A new
     refund of the whole charge of a funded escrow is recorded (escrow
     refunded, `refund_id` kept, a refund transaction, no gateway call) and
-    True returned. Raises StateConflict, with the amounts, for a partial refund
+    True returned. The whole charge refunded while our own refund waits to be
+    recorded (`refund_pending`: Stripe's event overtook our answer) is that
+    refund: it is recorded as `escrow_refund_send` would, and False returned
+    (nothing was refunded outside). Raises StateConflict, with the amounts, for a partial refund
     or one on money that is not simply held (approved, frozen, released):
     staff settle those by hand, and reconciliation reports them too.
     """
@@ -262,6 +259,17 @@ def escrow_record_external_refund(
     if amount_refunded <= known:
         return False
     new = amount_refunded - known
+    if escrow.status == S.REFUND_PENDING and not known and new == escrow.charge_cents:
+        if refund_id:
+            escrow.refund_id = refund_id
+        escrow.last_error = ""
+        escrow_book_full_refund(
+            escrow=escrow,
+            memo=f"{escrow.reference} refunded",
+            note=f"refund confirmed by Stripe {refund_id}".strip(),
+        )
+        logger.info("escrow.refund_confirmed_by_event", extra={"escrow_id": escrow.pk})
+        return False
     if escrow.status != S.FUNDED:
         raise StateConflict(
             f"{new} of escrow {escrow.reference}'s charge was refunded outside the platform "
@@ -272,10 +280,13 @@ def escrow_record_external_refund(
             f"A partial refund of {new} of the {escrow.charge_cents} {escrow.currency} charged "
             f"for escrow {escrow.reference} was made outside the platform: settle it by hand."
         )
-    _transition(escrow, S.REFUNDED, note=f"refunded outside the platform {refund_id}".strip())
     if refund_id:
         escrow.refund_id = refund_id
-    escrow_book_full_refund(escrow=escrow, memo=f"{escrow.reference} refunded outside the platform")
+    escrow_book_full_refund(
+        escrow=escrow,
+        memo=f"{escrow.reference} refunded outside the platform",
+        note=f"refunded outside the platform {refund_id}".strip(),
+    )
     logger.warning("escrow.refunded_externally", extra={"escrow_id": escrow.pk})
     return True
 

@@ -6,6 +6,13 @@ re-fetch of the account (`payout_account_refresh`), never from the browser
 coming back from onboarding: reaching the AccountLink's `return_url` does not
 mean onboarding is complete (https://docs.stripe.com/api/account_links). On
 the dummy gateway onboarding is instant.
+
+As everywhere in this app (`payments.services.escrow`), gateway writes are made
+with no transaction open: the account is created under its idempotency key
+before its row is written, and money waiting for a payee who became ready is
+released once the readiness committed, by `escrow_release_pending_for_payee`,
+which announces it to the late-release listeners (the projects app tells the
+student and completes finished contracts).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from marketplace.errors import TransientError
 from payments.gateways import get_gateway
 from payments.gateways.base import PaymentGateway
 from payments.models import PayoutAccount
-from payments.services.escrow import escrow_release_pending_for_payee
+from payments.services.releases import escrow_release_pending_for_payee
 
 logger = logging.getLogger(__name__)
 
@@ -37,25 +44,30 @@ def payout_account_onboard(*, user: AbstractBaseUser, country: str = "FR") -> On
     """Create the user's connected account if needed and return its onboarding URL.
 
     The account is created once (idempotency key `user-<id>-account`, metadata
-    `{"user_id": "<id>"}` so Stripe's account names its user). When the gateway
-    says payouts are already enabled (the dummy gateway does at once), the
-    account is marked ready and any approved, waiting money is released.
+    `{"user_id": "<id>"}` so Stripe's account names its user): the request is
+    made with no transaction open and its answer stored afterwards, so two
+    requests at once get the same account from Stripe and store one row. When
+    the gateway says payouts are already enabled (the dummy gateway does at
+    once), the account is marked ready and any approved, waiting money is
+    released (`released_escrow_ids`, announced to the late-release listeners).
     """
     gateway = get_gateway()
-    with transaction.atomic():
-        account = PayoutAccount.objects.select_for_update().filter(user=user).first()
-        if account is None:
-            status = gateway.create_account(
-                email=user.email,
-                country=country,
-                idempotency_key=f"user-{user.pk}-account",
-                metadata={"user_id": str(user.pk)},
-            )
-            account = PayoutAccount.objects.create(
+    account = PayoutAccount.objects.filter(user=user).first()
+    if account is None:
+        status = gateway.create_account(
+            email=user.email,
+            country=country,
+            idempotency_key=f"user-{user.pk}-account",
+            metadata={"user_id": str(user.pk)},
+        )
+        with transaction.atomic():
+            account, _ = PayoutAccount.objects.get_or_create(
                 user=user,
-                gateway=gateway.name,
-                account_id=status.id,
-                payouts_enabled=status.payouts_enabled,
+                defaults={
+                    "gateway": gateway.name,
+                    "account_id": status.id,
+                    "payouts_enabled": status.payouts_enabled,
+                },
             )
     url = gateway.create_account_link(
         account_id=account.account_id,
@@ -68,22 +80,24 @@ def payout_account_onboard(*, user: AbstractBaseUser, country: str = "FR") -> On
     return OnboardingLink(url=url, account=account, released_escrow_ids=released)
 
 
-@transaction.atomic
 def payout_account_set_ready(
     *, account_id: str, payouts_enabled: bool, release_waiting: bool = True
 ) -> PayoutAccount | None:
     """Record the gateway's word on an account (Stripe's `account.updated`, or a re-fetch).
 
     When it becomes ready and `release_waiting`, the payee's waiting releases
-    go out now; otherwise `escrow_retry_pending_releases` sends them on its next
-    run. Returns None for an unknown account.
+    go out now, once the readiness committed (`escrow_release_pending_for_payee`:
+    call this with no transaction open then); otherwise
+    `escrow_retry_pending_releases` sends them on its next run. Returns None
+    for an unknown account.
     """
-    account = PayoutAccount.objects.select_for_update().filter(account_id=account_id).first()
-    if account is None:
-        return None
-    became_ready = payouts_enabled and not account.payouts_enabled
-    account.payouts_enabled = payouts_enabled
-    account.save(update_fields=["payouts_enabled", "updated_at"])
+    with transaction.atomic():
+        account = PayoutAccount.objects.select_for_update().filter(account_id=account_id).first()
+        if account is None:
+            return None
+        became_ready = payouts_enabled and not account.payouts_enabled
+        account.payouts_enabled = payouts_enabled
+        account.save(update_fields=["payouts_enabled", "updated_at"])
     if became_ready and release_waiting:
         escrow_release_pending_for_payee(user_id=account.user_id)
     return account
@@ -114,7 +128,9 @@ def payout_account_refresh(
     Reads the account (https://docs.stripe.com/api/accounts/retrieve; ready
     when payouts are enabled and the transfers capability is active) and hands
     the answer to `payout_account_set_ready`, so money waiting for this payee
-    goes out when it just became ready (with `release_waiting`). No request
+    goes out when it just became ready (with `release_waiting`, which needs no
+    transaction open: the webhook handler passes False and releases after
+    its event's transaction). No request
     is made for an account created on another gateway; an account the gateway
     no longer has is left as it is. Returns the account, or None when the user
     has none. Raises TransientError when the gateway cannot answer now.
@@ -131,8 +147,8 @@ def payout_accounts_refresh_not_ready(*, limit: int = 200) -> list[int]:
     For the periodic task, in case `account.updated` never reached us. The
     least recently updated are asked first. Readiness only is recorded here:
     the money waiting for them goes out with the next
-    `escrow_retry_pending_releases` run (the projects app's scheduled retry,
-    which also tells the students and completes their contracts). An account
+    `escrow_retry_pending_releases` run (the scheduled retry, which announces
+    it to the late-release listeners). An account
     the gateway cannot answer about now is skipped until the next run.
     """
     gateway = get_gateway()

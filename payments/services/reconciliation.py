@@ -37,8 +37,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.notifications import notify
-from marketplace.selectors import staff_users
+from marketplace.notifications import notify_staff
 from payments.gateways import get_gateway
 from payments.gateways.base import PaymentGateway
 from payments.models import Escrow, ReconciliationRun
@@ -257,14 +256,9 @@ def _notify_staff(run: ReconciliationRun) -> None:
         "checked": run.checked,
     }
     url = f"/admin/payments/reconciliationrun/{run.pk}/change/"
-    for admin in staff_users():
-        notify(
-            user=admin,
-            template="reconciliation_report",
-            key=f"reconciliation:{run.pk}:{admin.pk}",
-            context=context,
-            url=url,
-        )
+    notify_staff(
+        template="reconciliation_report", key=f"reconciliation:{run.pk}", context=context, url=url
+    )
 
 
 def ledger_reconcile(*, day: dt.date | None = None) -> ReconciliationRun:

@@ -41,11 +41,18 @@ E = StripeEvent.Status
 
 @dataclass(frozen=True)
 class WebhookOutcome:
-    """What a handler did: `note` for staff; `ignored` when there was nothing to do."""
+    """What a handler did: `note` for staff; `ignored` when there was nothing to do.
+
+    `then` is work to run once the event's transaction committed, with no
+    transaction open: a gateway write (a transfer) is never made while the
+    event's row is locked (`payments.services.escrow`). Its failure is logged,
+    not the event's: what it left undone is retried by its own schedule.
+    """
 
     note: str
     escrow: Escrow | None = None
     ignored: bool = False
+    then: Callable[[], object] | None = None
 
 
 WebhookHandler = Callable[[StripeEvent], WebhookOutcome]
@@ -56,8 +63,9 @@ def webhook_handler_register(*, event_type: str, handler: WebhookHandler) -> Non
     """Make `handler` the one that processes events of `event_type` (e.g. `charge.refunded`).
 
     Called from an AppConfig's `ready()`. The handler runs inside the event's
-    locked transaction and returns a WebhookOutcome; it may raise a
-    DomainError (recorded, waits for staff) or TransientError (retried).
+    locked transaction and returns a WebhookOutcome (with `then`, what to do
+    once that committed); it may raise a DomainError (recorded, waits for
+    staff) or TransientError (retried).
     Raises ImproperlyConfigured when another handler already has the type:
     each event type has exactly one.
     """
@@ -106,11 +114,13 @@ def stripe_event_process(*, event_id: str) -> StripeEvent | None:
     error is raised again after that is recorded, for the task to retry or
     record. A DomainError (amounts that do not match, a partial refund made
     elsewhere...) is not: it waits for staff ("process again" in the admin).
+    The outcome's `then` runs after the event's transaction committed.
     """
     event = stripe_event_mark_processing(event_id=event_id)
     if event is None or event.is_done:
         return event
     failure: Exception | None = None
+    then: Callable[[], object] | None = None
     with transaction.atomic():
         event = stripe_event_lock(event_id=event_id)
         if event is None or event.is_done:
@@ -128,6 +138,14 @@ def stripe_event_process(*, event_id: str) -> StripeEvent | None:
         else:
             mark = stripe_event_mark_ignored if outcome.ignored else stripe_event_mark_succeeded
             event = mark(event_id=event_id, outcome=outcome.note, escrow=outcome.escrow)
+            then = outcome.then
+    if then is not None:
+        try:
+            then()
+        except Exception:
+            logger.exception(
+                "stripe_event.then_failed", extra={"event_id": event_id, "event_type": event.type}
+            )
     if failure is not None and (
         isinstance(failure, TransientError) or not isinstance(failure, DomainError)
     ):

@@ -10,14 +10,30 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from marketplace.admin import ReadOnlyAdmin, minor_units_parse, money_column, money_format
+from marketplace.admin import (
+    ReadOnlyAdmin,
+    StatusEventInline,
+    minor_units_parse,
+    money_column,
+    money_format,
+)
 from marketplace.errors import DomainError, ValidationFailed
-from payments import admin as payments_admin
+from marketplace.policies import Actions
 from payments.models import Escrow
-from projects.contracts.models import Contract, Delivery, Dispute, Milestone, MilestoneEvent
-from projects.contracts.services import dispute_resolve, milestone_releases_retry
+from projects.contracts.disputes import dispute_resolve
+from projects.contracts.models import (
+    Contract,
+    ContractEvent,
+    Delivery,
+    Dispute,
+    DisputeEvent,
+    Milestone,
+    MilestoneEvent,
+)
+from projects.contracts.policies import contract_actions, dispute_actions, milestone_actions
+from projects.contracts.states import DISPUTE_STATES
 
 
 class MilestoneInline(admin.TabularInline):
@@ -42,6 +58,23 @@ class MilestoneInline(admin.TabularInline):
         return False
 
 
+def _shown(actions: Actions) -> bool:
+    return any(action.offered for action in actions.values())
+
+
+def _steps_text(actions: Actions) -> str:
+    """`fund, dispute, approve (refused: …)`: the allowed actions and the telling refusals."""
+    return ", ".join(
+        action.name if action.allowed else f"{action.name} (refused: {action.reason})"
+        for action in actions.values()
+        if action.offered
+    )
+
+
+class ContractEventInline(StatusEventInline):
+    model = ContractEvent
+
+
 @admin.register(Contract)
 class ContractAdmin(ReadOnlyAdmin):
     list_display = ["id", "project", "company", "student", "amount", "status", "created_at"]
@@ -58,23 +91,43 @@ class ContractAdmin(ReadOnlyAdmin):
         "status",
         "created_at",
         "completed_at",
+        "next_steps",
     ]
     readonly_fields = fields
-    inlines = [MilestoneInline]
+    inlines = [MilestoneInline, ContractEventInline]
     amount = money_column("amount_cents", description="amount")
 
+    @admin.display(description="what the parties may do now")
+    def next_steps(self, obj: Contract) -> str:
+        """Each party's actions on the contract and its milestones, from the policies: those
+        allowed, and those refused for a reason the party is shown."""
+        member = obj.company.memberships.select_related("user").first()
+        parties = [("company", member.user if member else None), ("student", obj.student)]
+        milestones = list(obj.milestones.select_related("escrow").prefetch_related("disputes"))
+        rows = []
+        for side, user in parties:
+            if user is None:
+                continue
+            parts = [("contract", contract_actions(contract=obj, user=user))]
+            parts += [(m.title, milestone_actions(milestone=m, user=user)) for m in milestones]
+            steps = "; ".join(
+                f"{label}: {_steps_text(actions)}" for label, actions in parts if _shown(actions)
+            )
+            rows.append((side, steps or "nothing"))
+        return format_html_join("", "<p><strong>{}</strong>: {}</p>", rows)
 
-class MilestoneEventInline(admin.TabularInline):
+
+@admin.register(ContractEvent)
+class ContractEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "contract", "from_status", "to_status", "actor", "note"]
+    list_filter = ["to_status"]
+    search_fields = ["=contract__id", "contract__project__title", "actor__email", "note"]
+    list_select_related = ["contract", "actor"]
+    date_hierarchy = "created_at"
+
+
+class MilestoneEventInline(StatusEventInline):
     model = MilestoneEvent
-    extra = 0
-    can_delete = False
-    readonly_fields = ["actor", "from_status", "to_status", "note", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Milestone)
@@ -110,6 +163,15 @@ class MilestoneEventAdmin(ReadOnlyAdmin):
     list_filter = ["to_status"]
     search_fields = ["milestone__title", "actor__email", "note"]
     list_select_related = ["milestone", "actor"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(DisputeEvent)
+class DisputeEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "dispute", "from_status", "to_status", "actor", "note"]
+    list_filter = ["to_status"]
+    search_fields = ["=dispute__id", "actor__email", "note"]
+    list_select_related = ["dispute", "actor"]
     date_hierarchy = "created_at"
 
 
@@ -164,6 +226,10 @@ class DisputeResolveForm(forms.Form):
 SERVICE_FIELDS = {"release_cents": "release", "refund_cents": "refund", "note": "note"}
 
 
+class DisputeEventInline(StatusEventInline):
+    model = DisputeEvent
+
+
 @admin.register(Dispute)
 class DisputeAdmin(ReadOnlyAdmin):
     """Disputes over milestones; an open one is settled from its "Resolve" page (a split)."""
@@ -197,6 +263,7 @@ class DisputeAdmin(ReadOnlyAdmin):
         "resolved_at",
     ]
     readonly_fields = fields
+    inlines = [DisputeEventInline]
     change_form_template = "admin/contracts/dispute/change_form.html"
 
     held = money_column(
@@ -218,7 +285,8 @@ class DisputeAdmin(ReadOnlyAdmin):
 
     @admin.display(description="")
     def resolve_link(self, obj: Dispute) -> str:
-        if obj.status != Dispute.Status.OPEN:
+        # Staff only see this list; whether the dispute may still be resolved is its table's.
+        if not DISPUTE_STATES.can(obj, Dispute.Status.RESOLVED):
             return ""
         url = reverse("admin:contracts_dispute_resolve", args=[obj.pk])
         return format_html('<a class="button" href="{}">Resolve…</a>', url)
@@ -251,8 +319,9 @@ class DisputeAdmin(ReadOnlyAdmin):
         )
         escrow = dispute.milestone.escrow
         change_url = reverse("admin:contracts_dispute_change", args=[dispute.pk])
-        if dispute.status != Dispute.Status.OPEN:
-            self.message_user(request, "This dispute is already resolved.", messages.WARNING)
+        resolve = dispute_actions(dispute=dispute, user=request.user)["resolve"]
+        if not resolve.allowed:
+            self.message_user(request, str(resolve.reason), messages.WARNING)
             return HttpResponseRedirect(change_url)
         form = DisputeResolveForm(request.POST or None, escrow=escrow)
         if request.method == "POST" and form.is_valid():
@@ -283,37 +352,3 @@ class DisputeAdmin(ReadOnlyAdmin):
             "fee": money_format(escrow.company_fee_cents, escrow.currency),
         }
         return TemplateResponse(request, "admin/contracts/dispute/resolve.html", context)
-
-
-# The payments app owns the escrow admin but cannot import this app, and a late
-# release must also tell the student and complete the contract: so the retry
-# action is added here, to the same admin page the "transfer failed" alert links to.
-admin.site.unregister(Escrow)
-
-
-@admin.register(Escrow)
-class EscrowAdmin(payments_admin.EscrowAdmin):
-    actions = ["retry_transfer"]
-
-    def has_retry_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_staff and request.user.has_perm("payments.change_escrow")
-
-    @admin.action(
-        description="Retry the transfer of approved money not paid yet", permissions=["retry"]
-    )
-    def retry_transfer(self, request: HttpRequest, queryset: QuerySet[Escrow]) -> None:
-        waiting = list(
-            queryset.filter(status=Escrow.Status.RELEASE_PENDING).values_list("pk", flat=True)
-        )
-        released = milestone_releases_retry(escrow_ids=waiting)
-        still = len(waiting) - released
-        skipped = queryset.count() - len(waiting)
-        text = f"{released} transfer(s) sent."
-        if still:
-            text += (
-                f" {still} still waiting: the student's payout account is not ready, or the "
-                "gateway failed again (see the last error)."
-            )
-        if skipped:
-            text += f" {skipped} selected escrow(s) were not waiting for a transfer."
-        self.message_user(request, text, messages.SUCCESS if not still else messages.WARNING)

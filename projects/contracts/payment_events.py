@@ -26,17 +26,24 @@ idempotent. The handlers (types: https://docs.stripe.com/api/events/types):
   back to the company, or is the platform's loss once paid out; staff told.
 - `transfer.reversed`: the reversal is posted to the ledger; staff told.
 - `account.updated` (Connect): the account is read back; payouts readiness is
-  recorded and waiting money released (https://docs.stripe.com/connect/webhooks).
+  recorded, and the money waiting for it released once the event's
+  transaction committed (https://docs.stripe.com/connect/webhooks).
 - `payout.failed` (Connect): the student and staff are told.
 - anything else: ignored.
 
 Ledger entries of each money movement: `payments.services.escrow` and
-`payments.services.chargebacks`.
+`payments.services.chargebacks`. No handler makes a gateway write: they run
+inside the event's transaction (`WebhookOutcome.then` runs after it).
+
+`payment_events_register` also gives the payments app this app's late-release
+listener (`milestones_released_late`): money that waited and goes out later
+is told to the student and completes finished contracts.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from marketplace.errors import StateConflict, ValidationFailed
@@ -50,7 +57,12 @@ from payments.services.chargebacks import (
     escrow_record_external_refund,
     escrow_record_transfer_reversal,
 )
-from payments.services.escrow import escrow_mark_funded
+from payments.services.funding import escrow_mark_funded
+from payments.services.payouts import payout_account_refresh
+from payments.services.releases import (
+    escrow_late_release_listener_register,
+    escrow_release_pending_for_payee,
+)
 from payments.services.webhooks import (
     WebhookHandler,
     WebhookOutcome,
@@ -58,7 +70,7 @@ from payments.services.webhooks import (
 )
 from projects.contracts import notifications as notices
 from projects.contracts.models import Contract, Dispute, Milestone
-from projects.contracts.services import contract_complete_if_settled, student_payouts_refresh
+from projects.contracts.services import contract_complete_if_settled, milestones_released_late
 
 logger = logging.getLogger(__name__)
 
@@ -349,17 +361,23 @@ def _transfer_reversed(event: StripeEvent) -> WebhookOutcome:
 
 def _account_updated(event: StripeEvent) -> WebhookOutcome:
     """The event's account may be stale (events arrive in any order), so Stripe's current
-    account decides: `student_payouts_refresh` reads it back (`retrieve_account`,
-    https://docs.stripe.com/api/accounts/retrieve), records it with
-    `payout_account_set_ready`, which releases the money waiting for it, then tells the
-    student and completes finished contracts."""
+    account decides: `payout_account_refresh` reads it back (`retrieve_account`,
+    https://docs.stripe.com/api/accounts/retrieve) and records it. The transfers of the
+    money waiting for a ready account are made once the event's transaction committed
+    (`escrow_release_pending_for_payee`, as `then`), which tells the student and completes
+    finished contracts through `milestones_released_late`."""
     account_id = _str(_object(event), "id") or event.account
     account = payout_account_by_account_id(account_id=account_id)
     if account is None:
         return WebhookOutcome(note=f"{account_id} is no payout account of ours", ignored=True)
-    refreshed = student_payouts_refresh(user=account.user) or account
+    refreshed = payout_account_refresh(user=account.user, release_waiting=False) or account
     state = "enabled" if refreshed.payouts_enabled else "not enabled"
-    return WebhookOutcome(note=f"payouts {state} for {account_id}")
+    release = (
+        partial(escrow_release_pending_for_payee, user_id=account.user_id)
+        if refreshed.payouts_enabled
+        else None
+    )
+    return WebhookOutcome(note=f"payouts {state} for {account_id}", then=release)
 
 
 def _payout_failed(event: StripeEvent) -> WebhookOutcome:
@@ -392,6 +410,10 @@ HANDLERS: dict[str, WebhookHandler] = {
 
 
 def payment_events_register() -> None:
-    """Give `payments` this app's handler of each event type (called by ContractsConfig.ready)."""
+    """Give `payments` this app's handler of each event type and its late-release listener.
+
+    Called by ContractsConfig.ready.
+    """
     for event_type, handler in HANDLERS.items():
         webhook_handler_register(event_type=event_type, handler=handler)
+    escrow_late_release_listener_register(listener=milestones_released_late)

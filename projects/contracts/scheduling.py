@@ -7,7 +7,7 @@ releases its escrow. A milestone is due when its work is `submitted`, its money
 is still `funded` (not frozen by a dispute, not already on its way) and it was
 submitted at least `AUTO_RELEASE_DAYS` × 24 h ago (aware UTC datetimes).
 
-The Celery tasks in `projects.tasks` are thin callers of these functions.
+The Celery tasks in `projects.contracts.tasks` are thin callers of these functions.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from marketplace.errors import StateConflict
+from marketplace.errors import NotFound, StateConflict
 from payments.models import Escrow
 from projects.contracts.models import Dispute, Milestone
 from projects.contracts.services import milestone_approve
@@ -52,25 +51,25 @@ def milestones_due_for_auto_release(*, now: dt.datetime | None = None) -> QueryS
     )
 
 
-@transaction.atomic
 def milestone_auto_release(*, milestone_id: int) -> bool:
     """Approve one milestone on the company's behalf if, and only if, it is still due.
 
-    The milestone row is locked before the check, so a company approving or
-    asking for changes at the same moment either wins (then nothing happens
-    here) or waits for this one. Idempotent: a milestone approved already, sent
-    back for changes, disputed or deleted is left alone, and a StateConflict
-    from the approval (someone else got there first) counts as done. Returns
-    True when this call approved it.
+    `milestone_approve` checks that it is due with the milestone row locked (its
+    `guard`), so a company approving or asking for changes at the same moment
+    either wins (then nothing happens here) or waits for this one; the transfer
+    is made once the approval committed, outside its transaction. Idempotent: a
+    milestone approved already, sent back for changes, disputed or deleted is
+    left alone, and a StateConflict from the approval (someone else got there
+    first) counts as done. Returns True when this call approved it.
     """
-    locked = Milestone.objects.select_for_update(of=("self",)).filter(pk=milestone_id).first()
-    if locked is None:
-        return False
-    if not milestones_due_for_auto_release().filter(pk=locked.pk).exists():
-        return False
+
+    def still_due(milestone: Milestone) -> None:
+        if not milestones_due_for_auto_release().filter(pk=milestone.pk).exists():
+            raise StateConflict("This milestone is not due for auto-release.")
+
     try:
-        milestone_approve(milestone_id=locked.pk, by=None)
-    except StateConflict:
+        milestone_approve(milestone_id=milestone_id, by=None, guard=still_due)
+    except (StateConflict, NotFound):
         logger.info("milestone.auto_release_skipped", extra={"milestone_id": milestone_id})
         return False
     logger.info("milestone.auto_released", extra={"milestone_id": milestone_id})

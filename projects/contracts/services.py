@@ -2,13 +2,17 @@
 
 Each function takes the acting user, checks the role (PermissionDenied → 403),
 locks the row it moves, refuses illegal transitions (StateConflict → 409) and
-calls the payments app for every movement of money."""
+calls the payments app for every movement of money. A movement of money is
+never made inside the transaction that moves the work: the work's move and the
+escrow's intent commit together, the payments app then calls Stripe with no
+transaction open and records its answer (`payments.services.escrow`), and what
+follows (notices, a contract completing) is written in a new transaction."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -18,50 +22,40 @@ from marketplace.errors import NotFound, PermissionDenied, StateConflict, Valida
 from marketplace.models import StudentProfile, User
 from marketplace.money import Money, amount_check
 from payments.models import Escrow, PayoutAccount
-from payments.services.escrow import (
-    FundingResult,
-    escrow_create,
-    escrow_freeze,
-    escrow_fund,
-    escrow_refund,
-    escrow_release,
-    escrow_retry_pending_releases,
-    escrow_settle_split,
-)
+from payments.services.escrow import escrow_create
+from payments.services.funding import FundingResult, escrow_fund
 from payments.services.payouts import (
     OnboardingLink,
     payout_account_onboard,
     payout_account_refresh,
 )
+from payments.services.refunds import escrow_refund_request, escrow_refund_send
+from payments.services.releases import (
+    escrow_release_request,
+    escrow_release_send,
+    escrow_retry_pending_releases,
+)
 from projects.briefs.models import Bid, Project
 from projects.briefs.permissions import can_decide_bid
-from projects.briefs.services import (
-    BID_TRANSITIONS,
-    PROJECT_TRANSITIONS,
-    B,
-    _locked_bid,
-    _locked_project,
-    _move,
-    _reject_open_bids,
-)
+from projects.briefs.services import B, _locked_bid, _locked_project, _reject_open_bids
+from projects.briefs.states import BID_STATES, PROJECT_STATES
 from projects.contracts import notifications as notices
-from projects.contracts.models import Contract, Delivery, Dispute, Milestone, MilestoneEvent
+from projects.contracts.models import Contract, Delivery, Dispute, Milestone
 from projects.contracts.permissions import is_contract_company, is_contract_student
 from projects.contracts.selectors import TRACK_RECORD_FIELDS, student_track_records
+from projects.contracts.states import CONTRACT_STATES, MILESTONE_STATES
 from schools.selectors import verification_active_for
 
 logger = logging.getLogger(__name__)
 
+
 P = Project.Status
+
+
 W = Milestone.WorkStatus
 
 
-WORK_TRANSITIONS: dict[str, set[str]] = {
-    W.PENDING: {W.SUBMITTED},
-    W.SUBMITTED: {W.APPROVED, W.CHANGES_REQUESTED},
-    W.CHANGES_REQUESTED: {W.SUBMITTED},
-    W.APPROVED: set(),
-}
+C = Contract.Status
 
 
 @dataclass(frozen=True)
@@ -118,12 +112,10 @@ def bid_accept(
             f"the bid is {Money(bid.amount_cents, bid.currency)}.",
             field="milestones",
         )
-    _move(bid, B.ACCEPTED, BID_TRANSITIONS, "bid")
     bid.decided_at = timezone.now()
-    bid.save(update_fields=["status", "decided_at"])
-    _move(project, P.IN_PROGRESS, PROJECT_TRANSITIONS, "brief")
-    project.save(update_fields=["status"])
-    _reject_open_bids(project, keep=bid)
+    BID_STATES.transition(bid, B.ACCEPTED, actor=by, update_fields=["decided_at"])
+    PROJECT_STATES.transition(project, P.IN_PROGRESS, actor=by)
+    _reject_open_bids(project, by=by, keep=bid)
     contract = Contract.objects.create(
         project=project,
         bid=bid,
@@ -154,7 +146,7 @@ def bid_accept(
     return contract
 
 
-def _locked_milestone(milestone_id: int) -> Milestone:
+def milestone_lock(milestone_id: int) -> Milestone:
     milestone = (
         Milestone.objects.select_for_update(of=("self",))
         .select_related("contract", "escrow")
@@ -166,25 +158,16 @@ def _locked_milestone(milestone_id: int) -> Milestone:
     return milestone
 
 
-def _work(milestone: Milestone, to: str, *, by: User | None, note: str = "") -> None:
-    if to not in WORK_TRANSITIONS[milestone.work_status]:
-        raise StateConflict(
-            f"This milestone's work is {milestone.work_status}; it cannot become {to}."
-        )
-    MilestoneEvent.objects.create(
-        milestone=milestone, actor=by, from_status=milestone.work_status, to_status=to, note=note
-    )
-    milestone.work_status = to
-
-
 def milestone_fund(
     *, milestone_id: int, by: User, payment_method: str | None = None
 ) -> FundingResult:
     """The company pays a milestone into escrow (amount + fee); see `escrow_fund`.
 
-    The contract must be active; that is checked again once the escrow row is
-    locked, the lock `contract_cancel` also takes, so a cancellation and a
-    payment that race never leave money paid into a cancelled contract.
+    The contract must be active; that is checked again with the escrow row
+    locked (the lock `contract_cancel` also takes), before Stripe is called and
+    when its answer is recorded, so a cancellation and a payment that race
+    never leave money in a cancelled contract: a payment that went through
+    meanwhile is refunded at once and the answer is a StateConflict.
     """
     milestone = Milestone.objects.select_related("contract").filter(pk=milestone_id).first()
     if milestone is None:
@@ -228,16 +211,17 @@ def milestone_submit(
     auto-release clock on nothing. Raises PermissionDenied, StateConflict, and
     ValidationFailed (field `note`) for an empty delivery.
     """
-    milestone = _locked_milestone(milestone_id)
+    milestone = milestone_lock(milestone_id)
     if not is_contract_student(by, milestone.contract):
         raise PermissionDenied("Only the student of this contract delivers.")
     if milestone.escrow.status != Escrow.Status.FUNDED:
         raise StateConflict("Deliver once the milestone is funded and still held in escrow.")
     if not (note.strip() or url.strip() or has_files):
         raise ValidationFailed("Say what you deliver: a note, a link or files.", field="note")
-    _work(milestone, W.SUBMITTED, by=by, note=note)
     milestone.submitted_at = timezone.now()
-    milestone.save(update_fields=["work_status", "submitted_at"])
+    MILESTONE_STATES.transition(
+        milestone, W.SUBMITTED, actor=by, note=note, update_fields=["submitted_at"]
+    )
     delivery = Delivery.objects.create(milestone=milestone, note=note, url=url)
     notices.delivery_submitted(milestone, delivery)
     return milestone
@@ -250,57 +234,92 @@ def milestone_request_changes(*, milestone_id: int, by: User, note: str = "") ->
     Raises PermissionDenied, StateConflict, and ValidationFailed (field `note`)
     when the note is blank: the student needs to know what to change.
     """
-    milestone = _locked_milestone(milestone_id)
+    milestone = milestone_lock(milestone_id)
     if not is_contract_company(by, milestone.contract):
         raise PermissionDenied("Only the company of this contract reviews deliveries.")
-    _work(milestone, W.CHANGES_REQUESTED, by=by, note=note)  # a wrong state is a 409 first
+    MILESTONE_STATES.check(milestone, W.CHANGES_REQUESTED)  # a wrong state is a 409 first
     if not note.strip():
         raise ValidationFailed("Say what should change.", field="note")
-    milestone.save(update_fields=["work_status"])
-    event = milestone.events.order_by("-pk").first()
-    notices.changes_requested(milestone, note, event.pk if event else 0)
+    event = MILESTONE_STATES.transition(milestone, W.CHANGES_REQUESTED, actor=by, note=note)
+    notices.changes_requested(milestone, note, event.pk)
     return milestone
 
 
-def contract_complete_if_settled(contract: Contract) -> None:
+def contract_complete_if_settled(contract: Contract, *, by: User | None = None) -> bool:
+    """Complete the contract and its brief once every escrow is released or refunded.
+
+    `by` is who made the last move (None: the platform, e.g. a webhook or a late transfer).
+    Returns whether the contract completed now.
+    """
     open_escrows = Escrow.objects.filter(milestone__contract=contract).exclude(
         status__in=[Escrow.Status.RELEASED, Escrow.Status.REFUNDED]
     )
     if open_escrows.exists():
-        return
-    contract.status = Contract.Status.COMPLETED
+        return False
     contract.completed_at = timezone.now()
-    contract.save(update_fields=["status", "completed_at"])
+    CONTRACT_STATES.transition(contract, C.COMPLETED, actor=by, update_fields=["completed_at"])
     project = Project.objects.select_for_update().get(pk=contract.project_id)
-    _move(project, P.COMPLETED, PROJECT_TRANSITIONS, "brief")
-    project.save(update_fields=["status"])
+    PROJECT_STATES.transition(project, P.COMPLETED, actor=by)
     student_track_record_refresh(student_ids=[contract.student_id])
+    return True
 
 
-@transaction.atomic
-def milestone_approve(*, milestone_id: int, by: User | None) -> Milestone:
+def milestone_approve(
+    *,
+    milestone_id: int,
+    by: User | None,
+    guard: Callable[[Milestone], None] | None = None,
+) -> Milestone:
     """The company accepts a delivery; the escrow is released to the student.
 
     If the student's payout account is not ready the money waits
     (`escrow_status=release_pending`) and goes out when it is. The milestone row
     is locked, so concurrent approvals release once. `by=None` is the
-    platform's own approval (auto-release).
+    platform's own approval (auto-release); `guard(milestone)`, called under
+    that lock, may refuse it (StateConflict).
+
+    Three steps (`payments.services.escrow`): the work is approved and the
+    escrow's release asked for (release_pending) in one transaction; the
+    transfer is made once that committed, with no transaction open, and
+    recorded; then the student is told and a finished contract completes. A
+    transfer that fails, or whose answer is never recorded, leaves the escrow
+    release_pending: the scheduled retry pays it under the same key.
     """
-    milestone = _locked_milestone(milestone_id)
-    if by is not None and not is_contract_company(by, milestone.contract):
-        raise PermissionDenied("Only the company of this contract approves deliveries.")
-    _work(milestone, W.APPROVED, by=by)
-    milestone.approved_at = timezone.now()
-    milestone.save(update_fields=["work_status", "approved_at"])
-    milestone.escrow = escrow_release(escrow_id=milestone.escrow_id, actor=by)
-    notices.money_released(milestone, automatic=by is None)
-    contract_complete_if_settled(milestone.contract)
-    student_track_record_refresh(student_ids=[milestone.contract.student_id])
+    milestone = _milestone_approve_locked(milestone_id=milestone_id, by=by, guard=guard)
+    milestone.escrow = escrow_release_send(escrow_id=milestone.escrow_id, actor=by)
+    with transaction.atomic():
+        notices.money_released(milestone, automatic=by is None)
+        contract = Contract.objects.select_for_update().get(pk=milestone.contract_id)
+        if CONTRACT_STATES.can(contract, C.COMPLETED):  # the retry may have completed it
+            contract_complete_if_settled(contract, by=by)
+        student_track_record_refresh(student_ids=[milestone.contract.student_id])
     return milestone
 
 
-def _after_late_releases(escrow_ids: list[int]) -> None:
-    """Money that waited went out: tell the students and complete finished contracts."""
+@transaction.atomic
+def _milestone_approve_locked(
+    *, milestone_id: int, by: User | None, guard: Callable[[Milestone], None] | None
+) -> Milestone:
+    """Step 1 of `milestone_approve`: the work approved and the release asked for, committed."""
+    milestone = milestone_lock(milestone_id)
+    if by is not None and not is_contract_company(by, milestone.contract):
+        raise PermissionDenied("Only the company of this contract approves deliveries.")
+    if guard is not None:
+        guard(milestone)
+    milestone.approved_at = timezone.now()
+    MILESTONE_STATES.transition(milestone, W.APPROVED, actor=by, update_fields=["approved_at"])
+    milestone.escrow = escrow_release_request(escrow_id=milestone.escrow_id, actor=by)
+    return milestone
+
+
+def milestones_released_late(*, escrow_ids: list[int]) -> None:
+    """Money that waited went out: tell the students and complete finished contracts.
+
+    The payments app's late-release listener (registered with
+    `payment_events_register`): it calls this once per release that did not
+    happen in the approval itself (the retry, staff's retry, a payout account
+    becoming ready), after the release committed.
+    """
     if not escrow_ids:
         return
     with transaction.atomic():
@@ -319,59 +338,45 @@ def _after_late_releases(escrow_ids: list[int]) -> None:
 def student_payouts_onboard(*, user: User, country: str = "FR") -> OnboardingLink:
     """Connect the student's payout account; money waiting for it goes out when it is ready.
 
-    Contracts whose last milestone was waiting on this account complete here.
-    Raises PermissionDenied for a non-student.
+    Contracts whose last milestone was waiting on this account complete then
+    (`milestones_released_late`, told by the payments app). Raises
+    PermissionDenied for a non-student.
     """
     if user.role != User.Role.STUDENT:
         raise PermissionDenied("Only students receive payouts.")
-    link = payout_account_onboard(user=user, country=country)
-    _after_late_releases(link.released_escrow_ids)
-    return link
+    return payout_account_onboard(user=user, country=country)
 
 
 def student_payouts_refresh(*, user: User) -> PayoutAccount | None:
     """Ask the gateway again whether the student's payout account can be paid (the return page).
 
     When it just became ready, the money waiting for it goes out, the student
-    is told and finished contracts complete. Returns the account, or None when
-    the student has none. Raises TransientError when the gateway cannot answer.
+    is told and finished contracts complete (`milestones_released_late`, told
+    by the payments app). Returns the account, or None when the student has
+    none. Raises TransientError when the gateway cannot answer.
     """
-    waiting = list(
-        Escrow.objects.filter(payee=user, status=Escrow.Status.RELEASE_PENDING).values_list(
-            "pk", flat=True
-        )
-    )
-    account = payout_account_refresh(user=user)
-    released = list(
-        Escrow.objects.filter(pk__in=waiting, status=Escrow.Status.RELEASED).values_list(
-            "pk", flat=True
-        )
-    )
-    _after_late_releases(released)
-    return account
+    return payout_account_refresh(user=user)
 
 
 def milestone_releases_retry(*, escrow_ids: Sequence[int] | None = None) -> int:
     """Retry the transfers of approved milestones not paid yet, then complete finished contracts.
 
-    For the scheduled task, and for staff with `escrow_ids` (only those
-    escrows): safe to run any number of times (each transfer has its
-    idempotency key). Returns how many escrows were released.
+    For the scheduled task, with `escrow_ids` only those escrows: safe to run
+    any number of times (each transfer has its idempotency key). The students
+    are told and contracts completed by `milestones_released_late`. Returns
+    how many escrows were released.
     """
-    released = escrow_retry_pending_releases(escrow_ids=escrow_ids)
-    _after_late_releases(released)
-    return len(released)
+    return len(escrow_retry_pending_releases(escrow_ids=escrow_ids))
 
 
-@transaction.atomic
 def contract_cancel(*, contract_id: int, by: User, reason: str) -> Contract:
     """The company cancels a contract before any delivery: every funded milestone is refunded.
 
     "Cancel before delivery: full refund": each milestone whose money is held
-    (`funded`) is refunded in full, fee included (`escrow_refund`, key
-    `escrow-<id>-refund`); unfunded milestones are simply never paid. The
-    contract becomes `cancelled`, its brief `cancelled`, and the student is
-    told why and how much went back to the company.
+    (`funded`) is refunded in full, fee included (key `escrow-<id>-refund`);
+    unfunded milestones are simply never paid. The contract becomes
+    `cancelled`, its brief `cancelled`, and the student is told why and how
+    much goes back to the company.
 
     Allowed only to the members of the contract's company, and only while the
     contract is active, no milestone was delivered (submitted, sent back for
@@ -380,12 +385,35 @@ def contract_cancel(*, contract_id: int, by: User, reason: str) -> Contract:
     contract are locked (the order approvals and disputes use), so a delivery,
     an approval, a dispute, a payment or another cancellation racing with this
     one waits, then sees the cancelled contract; each escrow is refunded at
-    most once, so refunds never exceed what was charged. A gateway error rolls
-    everything back; a retry completes (the refund keys replay at Stripe).
+    most once, so refunds never exceed what was charged.
+
+    Two steps (`payments.services.escrow`): the cancellation and each refund's
+    intent (escrow funded → refund_pending) commit together under those locks;
+    then the refunds are asked of Stripe with no transaction open and recorded.
+    A refund the gateway refuses or fails for now keeps its escrow
+    refund_pending with the error (`last_error`): the cancellation stands and
+    the scheduled retry (`escrow_retry_pending_refunds`) refunds it under the
+    same key.
 
     Raises NotFound, PermissionDenied for anyone but the company's members,
     ValidationFailed (field `reason`) without a reason and StateConflict in any
     other state.
+    """
+    contract, refunds = _contract_cancel_locked(contract_id=contract_id, by=by, reason=reason)
+    for escrow_id in refunds:
+        escrow_refund_send(
+            escrow_id=escrow_id, actor=by, note=f"Contract cancelled: {reason.strip()}"
+        )
+    return contract
+
+
+@transaction.atomic
+def _contract_cancel_locked(
+    *, contract_id: int, by: User, reason: str
+) -> tuple[Contract, list[int]]:
+    """Step 1 of `contract_cancel`: checks, the cancellation, the refunds asked for.
+
+    Returns the contract and the ids of the escrows to refund.
     """
     contract = Contract.objects.filter(pk=contract_id).first()
     if contract is None:
@@ -424,100 +452,29 @@ def contract_cancel(*, contract_id: int, by: User, reason: str) -> Contract:
                 f"The money of “{milestone.title}” was already released or is frozen."
             )
     refunded = 0
+    refunds = []
     for milestone in milestones:
-        if escrows[milestone.escrow_id].status == Escrow.Status.FUNDED:
-            escrow = escrow_refund(
-                escrow_id=milestone.escrow_id, actor=by, note=f"Contract cancelled: {reason}"
+        escrow = escrows[milestone.escrow_id]
+        if escrow.status == Escrow.Status.FUNDED:
+            escrow_refund_request(
+                escrow_id=escrow.pk, actor=by, note=f"Contract cancelled: {reason}"
             )
+        if escrow.status in (Escrow.Status.FUNDED, Escrow.Status.REFUND_PENDING):
+            refunds.append(escrow.pk)
             refunded += escrow.charge_cents
-    contract.status = Contract.Status.CANCELLED
     # When the contract ended, completed or cancelled: the review window counts from it.
     contract.completed_at = timezone.now()
-    contract.save(update_fields=["status", "completed_at"])
+    CONTRACT_STATES.transition(
+        contract, C.CANCELLED, actor=by, note=reason, update_fields=["completed_at"]
+    )
     project = Project.objects.select_for_update().get(pk=contract.project_id)
-    _move(project, P.CANCELLED, PROJECT_TRANSITIONS, "brief")
-    project.save(update_fields=["status"])
+    PROJECT_STATES.transition(project, P.CANCELLED, actor=by, note=reason)
     student_track_record_refresh(student_ids=[contract.student_id])
     notices.contract_cancelled(contract, reason=reason, refunded_cents=refunded)
     logger.info(
         "contract.cancelled", extra={"contract_id": contract.pk, "refunded_cents": refunded}
     )
-    return contract
-
-
-@transaction.atomic
-def milestone_dispute(*, milestone_id: int, by: User, reason: str) -> Dispute:
-    """Either party disputes a milestone whose money is held: it is frozen until staff settle.
-
-    Raises PermissionDenied for anyone else, ValidationFailed (field `reason`)
-    without a reason, and StateConflict once the delivery was approved, the
-    money left escrow, or while a dispute is already open.
-    """
-    milestone = _locked_milestone(milestone_id)
-    contract = milestone.contract
-    if not (is_contract_company(by, contract) or is_contract_student(by, contract)):
-        raise PermissionDenied("Only the two parties of the contract can open a dispute.")
-    if not reason.strip():
-        raise ValidationFailed("Say what the dispute is about.", field="reason")
-    if milestone.disputes.filter(status=Dispute.Status.OPEN).exists():
-        raise StateConflict("A dispute is already open on this milestone.")
-    if milestone.work_status == W.APPROVED:
-        # Approval settles the work; the transfer may only wait for the student's account.
-        raise StateConflict("This delivery was approved; it can no longer be disputed.")
-    escrow_freeze(escrow_id=milestone.escrow_id, actor=by, note=reason.strip())
-    dispute = Dispute.objects.create(milestone=milestone, opened_by=by, reason=reason.strip())
-    contract.status = Contract.Status.DISPUTED
-    contract.save(update_fields=["status"])
-    notices.dispute_opened(dispute)
-    logger.info("dispute.opened", extra={"dispute_id": dispute.pk})
-    return dispute
-
-
-@transaction.atomic
-def dispute_resolve(
-    *, dispute_id: int, by: User, release_cents: int, refund_cents: int, note: str
-) -> Dispute:
-    """Staff settle a dispute with a split of what is held (see `escrow_settle_split`).
-
-    `release_cents + refund_cents` must equal the milestone's charge (amount +
-    company fee). The written `note` is shown to both parties. Raises
-    PermissionDenied for non-staff, NotFound, StateConflict for a resolved
-    dispute, ValidationFailed for a missing note or amounts that do not add up.
-    """
-    if not by.is_staff:
-        raise PermissionDenied("Only the platform's staff resolve disputes.")
-    dispute = Dispute.objects.select_for_update().filter(pk=dispute_id).first()
-    if dispute is None:
-        raise NotFound("No such dispute.")
-    if dispute.status != Dispute.Status.OPEN:
-        raise StateConflict("This dispute is already resolved.")
-    if not note.strip():
-        raise ValidationFailed("Explain the decision to both parties.", field="note")
-    milestone = _locked_milestone(dispute.milestone_id)
-    milestone.escrow = escrow_settle_split(
-        escrow_id=milestone.escrow_id,
-        release_cents=release_cents,
-        refund_cents=refund_cents,
-        actor=by,
-        note=note.strip(),
-    )
-    dispute.status = Dispute.Status.RESOLVED
-    dispute.resolved_by = by
-    dispute.release_cents = release_cents
-    dispute.refund_cents = refund_cents
-    dispute.resolution_note = note.strip()
-    dispute.resolved_at = timezone.now()
-    dispute.save()
-    contract = Contract.objects.select_for_update().get(pk=milestone.contract_id)
-    if not Dispute.objects.filter(
-        milestone__contract=contract, status=Dispute.Status.OPEN
-    ).exists():
-        contract.status = Contract.Status.ACTIVE
-        contract.save(update_fields=["status"])
-    contract_complete_if_settled(contract)
-    notices.dispute_resolved(dispute)
-    logger.info("dispute.resolved", extra={"dispute_id": dispute.pk})
-    return dispute
+    return contract, refunds
 
 
 def student_track_record_refresh(*, student_ids: Sequence[int]) -> int:

@@ -24,7 +24,7 @@ VISA = {"payment_method": "pm_card_visa"}
 
 
 @pytest.fixture
-def w(as_user):  # type: ignore[no-untyped-def]
+def funded_contract(as_user):  # type: ignore[no-untyped-def]
     school = SchoolFactory()
     owner = CompanyMemberFactory()
     student = VerifiedStudentFactory(verification__school=school)
@@ -62,50 +62,69 @@ def _ledger(contract_id: int, account_prefix: str) -> int:
 
 
 @pytest.mark.parametrize("opener", ["company", "me"])
-def test_either_party_opens_a_dispute_that_freezes_the_money(w, opener):  # type: ignore[no-untyped-def]
-    res = getattr(w, opener).post(
-        f"/api/v1/milestones/{w.milestone}/dispute/", {"reason": "Not as agreed"}, format="json"
+def test_either_party_opens_a_dispute_that_freezes_the_money(funded_contract, opener):  # type: ignore[no-untyped-def]
+    res = getattr(funded_contract, opener).post(
+        f"/api/v1/milestones/{funded_contract.milestone}/dispute/",
+        {"reason": "Not as agreed"},
+        format="json",
     )
     assert res.status_code == 201, res.content
     assert res.json()["status"] == "open"
-    milestone = w.company.get(f"/api/v1/contracts/{w.contract_id}/").json()["milestones"][0]
+    milestone = funded_contract.company.get(
+        f"/api/v1/contracts/{funded_contract.contract_id}/"
+    ).json()["milestones"][0]
     assert milestone["status"] == "disputed"
     assert milestone["disputes"][0]["reason"] == "Not as agreed"
-    assert Contract.objects.get(pk=w.contract_id).status == "disputed"
-    assert w.company.post(f"/api/v1/milestones/{w.milestone}/approve/").status_code == 409
+    assert Contract.objects.get(pk=funded_contract.contract_id).status == "disputed"
     assert (
-        w.me.post(
-            f"/api/v1/milestones/{w.milestone}/submit/", {"note": "Done"}, format="json"
+        funded_contract.company.post(
+            f"/api/v1/milestones/{funded_contract.milestone}/approve/"
+        ).status_code
+        == 409
+    )
+    assert (
+        funded_contract.me.post(
+            f"/api/v1/milestones/{funded_contract.milestone}/submit/",
+            {"note": "Done"},
+            format="json",
         ).status_code
         == 409
     )
     kinds = Notification.objects.filter(kind="dispute_opened").values_list("user_id", flat=True)
-    assert set(kinds) == {w.owner.pk, w.student.pk}
+    assert set(kinds) == {funded_contract.owner.pk, funded_contract.student.pk}
 
 
-def test_a_third_party_cannot_see_or_dispute(w):  # type: ignore[no-untyped-def]
-    res = w.stranger.post(
-        f"/api/v1/milestones/{w.milestone}/dispute/", {"reason": "x"}, format="json"
+def test_a_third_party_cannot_see_or_dispute(funded_contract):  # type: ignore[no-untyped-def]
+    res = funded_contract.stranger.post(
+        f"/api/v1/milestones/{funded_contract.milestone}/dispute/", {"reason": "x"}, format="json"
     )
     assert res.status_code == 404
     assert not Dispute.objects.exists()
 
 
-def test_a_dispute_needs_a_reason_and_money_in_escrow(w):  # type: ignore[no-untyped-def]
-    res = w.me.post(f"/api/v1/milestones/{w.milestone}/dispute/", {"reason": "  "}, format="json")
+def test_a_dispute_needs_a_reason_and_money_in_escrow(funded_contract):  # type: ignore[no-untyped-def]
+    res = funded_contract.me.post(
+        f"/api/v1/milestones/{funded_contract.milestone}/dispute/", {"reason": "  "}, format="json"
+    )
     assert res.status_code == 400
     assert "reason" in res.json()["errors"]
-    w.me.post(f"/api/v1/milestones/{w.milestone}/submit/", {"note": "Done"}, format="json")
-    w.company.post(f"/api/v1/milestones/{w.milestone}/approve/")
-    res = w.me.post(f"/api/v1/milestones/{w.milestone}/dispute/", {"reason": "late"}, format="json")
+    funded_contract.me.post(
+        f"/api/v1/milestones/{funded_contract.milestone}/submit/", {"note": "Done"}, format="json"
+    )
+    funded_contract.company.post(f"/api/v1/milestones/{funded_contract.milestone}/approve/")
+    res = funded_contract.me.post(
+        f"/api/v1/milestones/{funded_contract.milestone}/dispute/",
+        {"reason": "late"},
+        format="json",
+    )
     assert res.status_code == 409
     assert not Dispute.objects.exists()
 
 
-def test_only_one_open_dispute_per_milestone(w):  # type: ignore[no-untyped-def]
-    url = f"/api/v1/milestones/{w.milestone}/dispute/"
-    assert w.me.post(url, {"reason": "a"}, format="json").status_code == 201
-    assert w.company.post(url, {"reason": "b"}, format="json").status_code == 409
+def test_only_one_open_dispute_per_milestone(funded_contract):  # type: ignore[no-untyped-def]
+    url = f"/api/v1/milestones/{funded_contract.milestone}/dispute/"
+    assert funded_contract.me.post(url, {"reason": "a"}, format="json").status_code == 201
+    assert funded_contract.company.post(url, {"reason": "b"}, format="json").status_code == 409
     assert Dispute.objects.count() == 1
 
 
@@ -119,30 +138,34 @@ def test_only_one_open_dispute_per_milestone(w):  # type: ignore[no-untyped-def]
     ],
 )
 def test_staff_settle_with_a_split_and_the_books_balance(  # type: ignore[no-untyped-def]
-    w, release, refund, student, revenue, company
+    funded_contract, release, refund, student, revenue, company
 ):
-    dispute = w.me.post(
-        f"/api/v1/milestones/{w.milestone}/dispute/", {"reason": "scope"}, format="json"
+    dispute = funded_contract.me.post(
+        f"/api/v1/milestones/{funded_contract.milestone}/dispute/",
+        {"reason": "scope"},
+        format="json",
     ).json()["id"]
-    res = w.admin.post(
+    res = funded_contract.admin.post(
         f"/api/v1/admin/disputes/{dispute}/resolve/",
         {"release_cents": release, "refund_cents": refund, "note": "Half the pages were delivered"},
         format="json",
     )
     assert res.status_code == 200, res.content
     assert res.json()["status"] == "resolved"
-    assert _ledger(w.contract_id, "student:") == student
-    assert _ledger(w.contract_id, "platform:revenue") == revenue
-    assert _ledger(w.contract_id, "company:") == -105_000 + company
-    assert _ledger(w.contract_id, "escrow") == 0
+    assert _ledger(funded_contract.contract_id, "student:") == student
+    assert _ledger(funded_contract.contract_id, "platform:revenue") == revenue
+    assert _ledger(funded_contract.contract_id, "company:") == -105_000 + company
+    assert _ledger(funded_contract.contract_id, "escrow") == 0
     assert student + revenue + company == 105_000
     assert ledger_unbalanced_transactions() == []
-    assert Contract.objects.get(pk=w.contract_id).status == "completed"
-    milestone = w.me.get(f"/api/v1/contracts/{w.contract_id}/").json()["milestones"][0]
+    assert Contract.objects.get(pk=funded_contract.contract_id).status == "completed"
+    milestone = funded_contract.me.get(f"/api/v1/contracts/{funded_contract.contract_id}/").json()[
+        "milestones"
+    ][0]
     assert milestone["status"] == ("released" if release else "refunded")
     assert milestone["disputes"][0]["resolution_note"] == "Half the pages were delivered"
     told = Notification.objects.filter(kind="dispute_resolved").values_list("user_id", flat=True)
-    assert set(told) == {w.owner.pk, w.student.pk}
+    assert set(told) == {funded_contract.owner.pk, funded_contract.student.pk}
 
 
 @pytest.mark.parametrize(
@@ -154,56 +177,69 @@ def test_staff_settle_with_a_split_and_the_books_balance(  # type: ignore[no-unt
         ({"release_cents": 0, "refund_cents": 105_000, "note": " "}, "note"),
     ],
 )
-def test_bad_splits_answer_400_and_change_nothing(w, body, field):  # type: ignore[no-untyped-def]
-    dispute = w.me.post(
-        f"/api/v1/milestones/{w.milestone}/dispute/", {"reason": "scope"}, format="json"
+def test_bad_splits_answer_400_and_change_nothing(funded_contract, body, field):  # type: ignore[no-untyped-def]
+    dispute = funded_contract.me.post(
+        f"/api/v1/milestones/{funded_contract.milestone}/dispute/",
+        {"reason": "scope"},
+        format="json",
     ).json()["id"]
-    res = w.admin.post(f"/api/v1/admin/disputes/{dispute}/resolve/", body, format="json")
+    res = funded_contract.admin.post(
+        f"/api/v1/admin/disputes/{dispute}/resolve/", body, format="json"
+    )
     assert res.status_code == 400, res.content
     assert field in res.json()["errors"]
-    assert Escrow.objects.get(milestone__pk=w.milestone).status == "frozen"
+    assert Escrow.objects.get(milestone__pk=funded_contract.milestone).status == "frozen"
     assert Dispute.objects.get(pk=dispute).status == "open"
 
 
-def test_only_staff_resolve_and_only_once(w):  # type: ignore[no-untyped-def]
-    dispute = w.me.post(
-        f"/api/v1/milestones/{w.milestone}/dispute/", {"reason": "scope"}, format="json"
+def test_only_staff_resolve_and_only_once(funded_contract):  # type: ignore[no-untyped-def]
+    dispute = funded_contract.me.post(
+        f"/api/v1/milestones/{funded_contract.milestone}/dispute/",
+        {"reason": "scope"},
+        format="json",
     ).json()["id"]
     body = {"release_cents": 0, "refund_cents": 105_000, "note": "Refunded"}
     url = f"/api/v1/admin/disputes/{dispute}/resolve/"
-    assert w.company.post(url, body, format="json").status_code == 403
-    assert w.company.get("/api/v1/admin/disputes/").status_code == 403
-    assert [d["id"] for d in w.admin.get("/api/v1/admin/disputes/").json()["results"]] == [dispute]
-    assert w.admin.post(url, body, format="json").status_code == 200
-    assert w.admin.post(url, body, format="json").status_code == 409
-    assert w.admin.get("/api/v1/admin/disputes/").json()["count"] == 0
+    assert funded_contract.company.post(url, body, format="json").status_code == 403
+    assert funded_contract.company.get("/api/v1/admin/disputes/").status_code == 403
+    assert [
+        d["id"] for d in funded_contract.admin.get("/api/v1/admin/disputes/").json()["results"]
+    ] == [dispute]
+    assert funded_contract.admin.post(url, body, format="json").status_code == 200
+    assert funded_contract.admin.post(url, body, format="json").status_code == 409
+    assert funded_contract.admin.get("/api/v1/admin/disputes/").json()["count"] == 0
 
 
-def test_a_failed_transfer_waits_is_retried_and_told_once(w, monkeypatch):  # type: ignore[no-untyped-def]
+def test_a_failed_transfer_waits_is_retried_and_told_once(funded_contract, monkeypatch):  # type: ignore[no-untyped-def]
     from projects.contracts.services import milestone_releases_retry
 
     def down(self, **kwargs):  # type: ignore[no-untyped-def]
         raise TransientError("Stripe is unreachable")
 
-    w.me.post(f"/api/v1/milestones/{w.milestone}/submit/", {"note": "Done"}, format="json")
+    funded_contract.me.post(
+        f"/api/v1/milestones/{funded_contract.milestone}/submit/", {"note": "Done"}, format="json"
+    )
     monkeypatch.setattr(DummyGateway, "create_transfer", down)
-    res = w.company.post(f"/api/v1/milestones/{w.milestone}/approve/")
+    res = funded_contract.company.post(f"/api/v1/milestones/{funded_contract.milestone}/approve/")
     assert res.status_code == 200
     assert res.json()["escrow_status"] == "release_pending"
-    escrow = Escrow.objects.get(milestone__pk=w.milestone)
+    escrow = Escrow.objects.get(milestone__pk=funded_contract.milestone)
     assert escrow.last_error == "Stripe is unreachable"
     assert milestone_releases_retry() == 0
     assert milestone_releases_retry() == 0
     escrow.refresh_from_db()
     assert escrow.transfer_attempts == 3
     alerts = Notification.objects.filter(kind="transfer_failed")
-    assert list(alerts.values_list("user_id", flat=True)) == [w.staff.pk]
+    assert list(alerts.values_list("user_id", flat=True)) == [funded_contract.staff.pk]
     assert not Notification.objects.filter(kind="money_released").exists()
     monkeypatch.undo()
     assert milestone_releases_retry() == 1
     escrow.refresh_from_db()
     assert (escrow.status, escrow.last_error) == ("released", "")
-    assert Contract.objects.get(pk=w.contract_id).status == "completed"
-    assert Notification.objects.filter(kind="money_released", user=w.student).count() == 1
-    assert _ledger(w.contract_id, "student:") == 90_000
+    assert Contract.objects.get(pk=funded_contract.contract_id).status == "completed"
+    assert (
+        Notification.objects.filter(kind="money_released", user=funded_contract.student).count()
+        == 1
+    )
+    assert _ledger(funded_contract.contract_id, "student:") == 90_000
     assert milestone_releases_retry() == 0

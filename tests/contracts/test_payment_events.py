@@ -21,11 +21,12 @@ from payments.models import (
     LedgerTransaction,
     StripeEvent,
 )
-from payments.services.escrow import escrow_refund
+from payments.services.refunds import escrow_refund
 from payments.services.webhooks import stripe_event_process, stripe_event_receive
 from payments.tasks import process_stripe_event_task
+from projects.contracts.disputes import milestone_dispute
 from projects.contracts.models import Contract, Milestone
-from projects.contracts.services import milestone_dispute, milestone_submit
+from projects.contracts.services import milestone_submit
 from tests.factories import UserFactory
 from tests.payments import stripe_recorder as shapes
 from tests.payments.stripe_events import (

@@ -7,7 +7,7 @@ import datetime as dt
 from django.utils import timezone
 
 from payments.models import PayoutAccount
-from payments.services.escrow import escrow_fund
+from payments.services.funding import escrow_fund
 from projects.briefs.services import bid_submit
 from projects.contracts.models import Milestone
 from projects.contracts.services import bid_accept, milestone_submit

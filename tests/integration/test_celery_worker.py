@@ -11,7 +11,11 @@ from django.db.models import Sum
 from payments.models import Escrow, LedgerEntry, LedgerTransaction
 from payments.selectors import ledger_unbalanced_transactions
 from projects.contracts.models import Milestone
-from projects.contracts.tasks import auto_release_due_milestones_task, auto_release_milestone_task
+from projects.contracts.tasks import (
+    auto_release_due_milestones_task,
+    auto_release_milestone_task,
+    retry_pending_releases_task,
+)
 from tests.factories.milestones import submitted_milestone
 from tests.integration.conftest import RedisDB, Workers, redis_answers
 from tests.integration.stripe_double import CALLS, IDEMPOTENCY, MOVEMENTS, SLEEP
@@ -93,16 +97,22 @@ def test_a_worker_killed_mid_transfer_is_replaced_and_money_moves_once(
     )
     first.kill()
     assert first.process.returncode == -9
-    # Paid at the provider, nothing committed here, and the message kept by Redis.
-    assert _escrow_status(milestone) == S.FUNDED, workers.logs()
+    # Paid at the provider, the answer not recorded here, and the message kept by Redis.
+    # The approval and the transfer's intent committed before the provider was called:
+    # the escrow waits in release_pending, never "funded" with the money gone.
+    assert _escrow_status(milestone) == S.RELEASE_PENDING, workers.logs()
     assert _releases(milestone) == 0
     assert real_celery.unacked() == 1, workers.logs()
 
     workers.start()
+    # The redelivered auto-release finds the milestone approved and does nothing more;
+    # the scheduled retry sends the transfer again under the same key.
+    workers.wait_for("the redelivered task to be done", lambda: _idle(real_celery))
+    assert _escrow_status(milestone) == S.RELEASE_PENDING, workers.logs()
+    retry_pending_releases_task.delay()
 
     workers.wait_for(
-        "the redelivered task to release the escrow",
-        lambda: _escrow_status(milestone) == S.RELEASED,
+        "the retry to release the escrow", lambda: _escrow_status(milestone) == S.RELEASED
     )
     workers.wait_for("the queue to drain", lambda: _idle(real_celery))
     assert _releases(milestone) == 1

@@ -366,18 +366,17 @@ def test_delivered_webhooks_do_not_verify_with_another_secret(gateway, webhooks,
 
 @pytest.fixture
 def stripe_escrow(db, gateway, settings):  # type: ignore[no-untyped-def]
-    from payments.services.escrow import escrow_create
-    from tests.factories import CompanyMemberFactory, StudentFactory
+    from tests.factories import CompanyMemberFactory
+    from tests.factories.escrows import make_escrow
 
     settings.COMPANY_FEE_BPS = 500
     settings.STUDENT_COMMISSION_BPS = 1000
     member = CompanyMemberFactory()
-    escrow = escrow_create(
-        reference=f"itest:{uuid.uuid4().hex[:8]}",
+    escrow = make_escrow(
         company=member.company_membership.company,
-        payee=StudentFactory(),
         amount_cents=10_000,
         currency="EUR",
+        reference=f"itest:{uuid.uuid4().hex[:8]}",
     )
     return escrow, member
 
@@ -386,7 +385,8 @@ def test_escrow_funded_without_then_with_a_card_confirms_one_intent(
     gateway, stripe_escrow, stripe_client
 ):
     from payments.models import Escrow, LedgerTransaction
-    from payments.services.escrow import escrow_fund, escrow_refund
+    from payments.services.funding import escrow_fund
+    from payments.services.refunds import escrow_refund
 
     escrow, member = stripe_escrow
 

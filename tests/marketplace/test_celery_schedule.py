@@ -29,6 +29,7 @@ EXPECTED = {
         "projects.contracts.tasks.retry_pending_releases_task",
         crontab(minute="*/15"),
     ),
+    "retry-pending-refunds": ("payments.tasks.retry_pending_refunds_task", crontab(minute="*/15")),
     "expire-verifications": (
         "projects.briefs.tasks.expire_verifications_task",
         crontab(hour=2, minute=0),

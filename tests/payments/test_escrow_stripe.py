@@ -21,16 +21,11 @@ from marketplace.errors import TransientError
 from payments.gateways import stripe as stripe_gateway
 from payments.gateways.base import PaymentDeclined
 from payments.models import Escrow, EscrowEvent, LedgerEntry, LedgerTransaction, PayoutAccount
-from payments.services.escrow import (
-    escrow_create,
-    escrow_fund,
-    escrow_mark_funded,
-    escrow_record_gateway_fee,
-    escrow_refund,
-    escrow_release,
-    escrow_retry_pending_releases,
-)
+from payments.services.funding import escrow_fund, escrow_mark_funded, escrow_record_gateway_fee
+from payments.services.refunds import escrow_refund
+from payments.services.releases import escrow_release, escrow_retry_pending_releases
 from tests.factories import CompanyMemberFactory, StudentFactory
+from tests.factories.escrows import make_escrow
 from tests.payments import stripe_recorder as shapes
 from tests.payments.stripe_recorder import StripeRecorder
 
@@ -63,12 +58,12 @@ def payee(db):
 
 @pytest.fixture
 def escrow(recorder, member, payee) -> Escrow:
-    return escrow_create(
-        reference="contract:7:milestone:1",
+    return make_escrow(
         company=member.company_membership.company,
         payee=payee,
         amount_cents=10_000,
         currency="EUR",
+        reference="contract:7:milestone:1",
     )
 
 
@@ -523,7 +518,7 @@ def test_refund_gives_the_whole_charge_back(recorder, escrow, member, assert_boo
     assert _balance("stripe:fees") == FEE
 
 
-def test_a_refund_that_fails_records_nothing_and_a_retry_completes(
+def test_a_refund_that_fails_waits_with_its_error_and_a_retry_completes(
     recorder, escrow, member, assert_books
 ):
     _fund(recorder, escrow, member)
@@ -533,7 +528,9 @@ def test_a_refund_that_fails_records_nothing_and_a_retry_completes(
     with pytest.raises(TransientError):
         escrow_refund(escrow_id=escrow.pk, actor=member)
     escrow.refresh_from_db()
-    assert (escrow.status, escrow.refund_id) == (S.FUNDED, "")
+    # Stripe may have refunded: the intent stays recorded, nothing is booked yet.
+    assert (escrow.status, escrow.refund_id) == (S.REFUND_PENDING, "")
+    assert escrow.last_error == "Stripe failed to answer; try again later."
     assert _entries(escrow, K.REFUND) == []
 
     escrow_refund(escrow_id=escrow.pk, actor=member)

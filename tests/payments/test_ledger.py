@@ -15,10 +15,13 @@ from payments.selectors import (
     ledger_totals_by_account_prefix,
     ledger_unbalanced_transactions,
 )
-from payments.services.escrow import escrow_create, escrow_fund, escrow_refund, escrow_release
+from payments.services.funding import escrow_fund
 from payments.services.ledger import ledger_post
 from payments.services.payouts import payout_account_onboard
+from payments.services.refunds import escrow_refund
+from payments.services.releases import escrow_release
 from tests.factories import CompanyFactory, StudentFactory
+from tests.factories.escrows import make_escrow
 
 pytestmark = pytest.mark.django_db
 
@@ -121,15 +124,9 @@ def test_no_escrow_or_payout_service_updates_or_deletes_ledger_rows():
     PayoutAccount.objects.create(
         user=student, gateway="dummy", account_id="acct_ready", payouts_enabled=True
     )
-    first = escrow_create(
-        reference="m:1", company=company, payee=student, amount_cents=10_000, currency="EUR"
-    )
-    second = escrow_create(
-        reference="m:2", company=company, payee=student, amount_cents=3_333, currency="EUR"
-    )
-    third = escrow_create(
-        reference="m:3", company=company, payee=other, amount_cents=777, currency="JPY"
-    )
+    first = make_escrow(company=company, payee=student, amount_cents=10_000)
+    second = make_escrow(company=company, payee=student, amount_cents=3_333)
+    third = make_escrow(company=company, payee=other, amount_cents=777, currency="JPY")
 
     with CaptureQueriesContext(connection) as ctx:
         escrow_fund(escrow_id=first.pk, actor=None, payment_method="pm_card_visa")

@@ -5,21 +5,19 @@ import pytest
 from payments.gateways import stripe as stripe_gateway
 from payments.models import DummyGatewayObject, Escrow, LedgerTransaction, PayoutAccount
 from payments.selectors import payout_account_get
-from payments.services.escrow import (
-    escrow_create,
-    escrow_fund,
-    escrow_release,
-    escrow_release_pending_for_payee,
-    escrow_retry_pending_releases,
-)
 from payments.services.payouts import (
     payout_account_onboard,
     payout_account_refresh,
     payout_account_set_ready,
     payout_accounts_refresh_not_ready,
 )
+from payments.services.releases import (
+    escrow_release_pending_for_payee,
+    escrow_retry_pending_releases,
+)
 from payments.tasks import refresh_payout_accounts_task
-from tests.factories import CompanyFactory, StudentFactory
+from tests.factories import StudentFactory
+from tests.factories.escrows import make_escrow
 from tests.payments import stripe_recorder as shapes
 from tests.payments.stripe_recorder import StripeRecorder
 
@@ -33,19 +31,6 @@ def fees(settings):
     settings.COMPANY_FEE_BPS = 500
     settings.STUDENT_COMMISSION_BPS = 1000
     settings.SITE_URL = "https://market.example"
-
-
-def _pending(payee, reference: str, amount: int = 10_000) -> Escrow:
-    escrow = escrow_create(
-        reference=reference,
-        company=CompanyFactory(),
-        payee=payee,
-        amount_cents=amount,
-        currency="EUR",
-    )
-    escrow_fund(escrow_id=escrow.pk, actor=None, payment_method="pm_card_visa")
-    assert escrow_release(escrow_id=escrow.pk, actor=None).status == S.RELEASE_PENDING
-    return escrow
 
 
 def test_onboarding_creates_the_account_once(monkeypatch):
@@ -75,8 +60,11 @@ def test_onboarding_creates_the_account_once(monkeypatch):
 
 def test_onboarding_releases_only_this_payees_pending_money(assert_books):
     student, other = StudentFactory(), StudentFactory()
-    mine = [_pending(student, "m:1", 10_000), _pending(student, "m:2", 2_345)]
-    theirs = _pending(other, "m:3")
+    mine = [
+        make_escrow(payee=student, amount_cents=10_000, status=S.RELEASE_PENDING),
+        make_escrow(payee=student, amount_cents=2_345, status=S.RELEASE_PENDING),
+    ]
+    theirs = make_escrow(payee=other, status=S.RELEASE_PENDING)
 
     payout_account_onboard(user=student)
 
@@ -101,7 +89,7 @@ def test_set_ready_releases_pending_money_only_when_it_becomes_ready(
     account = PayoutAccount.objects.create(
         user=student, gateway="dummy", account_id="acct_1", payouts_enabled=False
     )
-    escrow = _pending(student, "m:1")
+    escrow = make_escrow(payee=student, status=S.RELEASE_PENDING)
     if before:
         PayoutAccount.objects.filter(pk=account.pk).update(payouts_enabled=True)
 
@@ -122,8 +110,8 @@ def test_set_ready_ignores_an_unknown_account():
 
 def test_release_pending_for_payee_counts_what_it_released():
     student = StudentFactory()
-    _pending(student, "m:1")
-    _pending(student, "m:2")
+    make_escrow(payee=student, status=S.RELEASE_PENDING)
+    make_escrow(payee=student, status=S.RELEASE_PENDING)
     assert escrow_release_pending_for_payee(user_id=student.pk) == []
     PayoutAccount.objects.create(
         user=student, gateway="dummy", account_id="acct_1", payouts_enabled=True
@@ -144,7 +132,7 @@ def test_refresh_on_the_dummy_gateway_reads_its_ready_account():
     assert payout_account_refresh(user=student) is None
     account = payout_account_onboard(user=student).account
     PayoutAccount.objects.filter(pk=account.pk).update(payouts_enabled=False)
-    escrow = _pending(student, "m:1")
+    escrow = make_escrow(payee=student, status=S.RELEASE_PENDING)
 
     assert payout_account_refresh(user=student).payouts_enabled is True
 
@@ -167,19 +155,11 @@ def recorder(settings, monkeypatch) -> StripeRecorder:
 
 
 def _stripe_pending(recorder: StripeRecorder, payee, reference: str) -> Escrow:
-    escrow = escrow_create(
-        reference=reference,
-        company=CompanyFactory(),
-        payee=payee,
-        amount_cents=10_000,
-        currency="EUR",
-    )
     recorder.answer("POST", "/v1/payment_intents", shapes.payment_intent(id=f"pi_{reference}"))
     recorder.answer(
         "GET", "/v1/charges/ch_1", shapes.charge(balance_transaction=None)
     )  # fee not known yet
-    escrow_fund(escrow_id=escrow.pk, actor=None, payment_method="pm_card_visa")
-    assert escrow_release(escrow_id=escrow.pk, actor=None).status == S.RELEASE_PENDING
+    escrow = make_escrow(payee=payee, reference=reference, status=S.RELEASE_PENDING)
     recorder.requests.clear()
     return escrow
 

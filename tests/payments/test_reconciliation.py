@@ -17,20 +17,15 @@ from payments.models import (
     LedgerTransaction,
     ReconciliationRun,
 )
-from payments.services.escrow import (
-    escrow_create,
-    escrow_freeze,
-    escrow_fund,
-    escrow_mark_funded,
-    escrow_refund,
-    escrow_release,
-    escrow_settle_split,
-)
+from payments.services.escrow import escrow_freeze
+from payments.services.funding import escrow_fund, escrow_mark_funded
 from payments.services.ledger import ESCROW_ACCOUNT, company_account, ledger_post
 from payments.services.payouts import payout_account_onboard
 from payments.services.reconciliation import ledger_reconcile
+from payments.services.refunds import escrow_refund, escrow_settle_split
 from payments.tasks import reconcile_ledger_task
 from tests.factories import CompanyMemberFactory, StudentFactory, UserFactory
+from tests.factories.escrows import make_escrow
 
 pytestmark = pytest.mark.django_db
 
@@ -72,39 +67,21 @@ def staff():
 
 
 @pytest.fixture
-def make_escrow(company, payee):
-    counter = iter(range(1, 1000))
-
-    def make(amount_cents: int = 10_000) -> Escrow:
-        return escrow_create(
-            reference=f"milestone:{next(counter)}",
-            company=company,
-            payee=payee,
-            amount_cents=amount_cents,
-            currency="EUR",
+def books(company, payee, member):
+    def escrow(amount_cents: int, status: str = S.FUNDED) -> Escrow:
+        return make_escrow(
+            company=company, payee=payee, amount_cents=amount_cents, status=status, actor=member
         )
 
-    return make
-
-
-@pytest.fixture
-def books(make_escrow, member):
-    def funded(amount_cents: int = 10_000) -> Escrow:
-        escrow = make_escrow(amount_cents)
-        escrow_fund(escrow_id=escrow.pk, actor=member, payment_method="pm_card_visa")
-        return escrow
-
-    released = funded(10_000)
-    escrow_release(escrow_id=released.pk, actor=member)
-    refunded = funded(20_000)
-    escrow_refund(escrow_id=refunded.pk, actor=member)
-    split = funded(30_000)
+    released = escrow(10_000, S.RELEASED)
+    refunded = escrow(20_000, S.REFUNDED)
+    split = escrow(30_000)
     escrow_freeze(escrow_id=split.pk, actor=member)
     escrow_settle_split(escrow_id=split.pk, release_cents=20_000, refund_cents=11_500, actor=member)
-    held = funded(40_000)
-    waiting = make_escrow(50_000)
+    held = escrow(40_000)
+    waiting = escrow(50_000, S.AWAITING_FUNDING)
     escrow_fund(escrow_id=waiting.pk, actor=member)
-    untouched = make_escrow(60_000)
+    untouched = escrow(60_000, S.AWAITING_FUNDING)
     escrows = {
         "released": released,
         "refunded": refunded,
@@ -322,15 +299,13 @@ def test_staff_are_told_only_when_there_are_differences(
     assert OutboundEmail.objects.get(to="ops2@example.com").language == "fr"
 
 
-def test_day_limits_the_check_to_escrows_touched_that_day(make_escrow, member):
+def test_day_limits_the_check_to_escrows_touched_that_day(company, payee, member):
     with time_machine.travel(dt.datetime(2025, 3, 13, 12, tzinfo=dt.UTC), tick=False):
-        before = make_escrow()
-        escrow_fund(escrow_id=before.pk, actor=member, payment_method="pm_card_visa")
+        before = make_escrow(company=company, payee=payee, status=S.FUNDED, actor=member)
     with time_machine.travel(dt.datetime(2025, 3, 14, 12, tzinfo=dt.UTC), tick=False):
-        on_day = make_escrow()
-        escrow_fund(escrow_id=on_day.pk, actor=member, payment_method="pm_card_visa")
+        on_day = make_escrow(company=company, payee=payee, status=S.FUNDED, actor=member)
         escrow_refund(escrow_id=before.pk, actor=member)
-        later = make_escrow()
+        later = make_escrow(company=company, payee=payee)
     with time_machine.travel(dt.datetime(2025, 3, 15, 12, tzinfo=dt.UTC), tick=False):
         escrow_fund(escrow_id=later.pk, actor=member, payment_method="pm_card_visa")
     for escrow in (before, on_day, later):
@@ -387,10 +362,9 @@ def test_the_command_refuses_a_bad_day():
         call_command("reconcile_ledger", "--day", "14/03/2025")
 
 
-def test_the_task_checks_yesterday(make_escrow, member):
+def test_the_task_checks_yesterday(company, payee, member):
     with time_machine.travel(dt.datetime(2025, 3, 14, 12, tzinfo=dt.UTC), tick=False):
-        escrow = make_escrow()
-        escrow_fund(escrow_id=escrow.pk, actor=member, payment_method="pm_card_visa")
+        make_escrow(company=company, payee=payee, status=S.FUNDED, actor=member)
     with time_machine.travel(dt.datetime(2025, 3, 15, 3, tzinfo=dt.UTC), tick=False):
         reconcile_ledger_task.delay()
 
