@@ -1,7 +1,7 @@
 """Charts as accessible inline SVG, drawn on the server (no script, no CDN).
 
 A series is a sequence of `(label, value)` pairs: a label is a month
-(`datetime.date`, the first day, as `projects.reports` returns them) or any
+(`datetime.date`, the first day, as `projects.contracts.reports` returns them) or any
 text, such as a brief's title; a value is an int (minor units of one
 currency, or a count). The page formats both: `value_format` turns a value
 into text (say `lambda c: format_money(c, "EUR")`), `label_format` a label

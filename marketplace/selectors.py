@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from marketplace.models import Company, Notification, Skill, User
+from marketplace.models import Company, Notification, Skill, StudentProfile, User
 
 
 def user_company(*, user: User) -> Company | None:
@@ -18,6 +18,21 @@ def user_company(*, user: User) -> Company | None:
 def user_company_id(*, user: User) -> int | None:
     membership = getattr(user, "company_membership", None)
     return membership.company_id if membership is not None else None
+
+
+def student_profile_get(*, user: User) -> StudentProfile:
+    """The student's profile with its skills, or a blank unsaved one while they have none.
+
+    A read writes nothing: the first `student_profile_update` creates the row.
+    An unsaved profile has no skills (`student_profile_skills`).
+    """
+    profile = StudentProfile.objects.prefetch_related("skills").filter(user=user).first()
+    return profile if profile is not None else StudentProfile(user=user)
+
+
+def student_profile_skills(profile: StudentProfile) -> list[Skill]:
+    """The profile's skills; none for an unsaved profile (which cannot hold any yet)."""
+    return list(profile.skills.all()) if profile.pk is not None else []
 
 
 def skill_list(*, search: str | None = None) -> QuerySet[Skill]:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.conf import settings
+from django.core import signing
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from marketplace.errors import ValidationFailed
 from marketplace.models import User
 from schools.domains import email_domain
 from schools.models import EnrolmentVerification, School, SchoolDomain, VerificationEvent
-
-V = EnrolmentVerification.Status
 
 
 def school_list(
@@ -49,11 +48,46 @@ def school_list(
     return qs
 
 
+TOKEN_SALT = "schools.enrolment-verification"
+
+
+def verification_token_read(*, token: str) -> tuple[int, str]:
+    """The verification id and school address an e-mailed token names (`verification_token_make`).
+
+    Raises ValidationFailed (field `token`) for a forged, altered or expired
+    token (VERIFICATION_LINK_MAX_AGE seconds).
+    """
+    try:
+        data = signing.loads(token, salt=TOKEN_SALT, max_age=settings.VERIFICATION_LINK_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise ValidationFailed("This link has expired; ask for a new one.", field="token") from exc
+    except signing.BadSignature as exc:
+        raise ValidationFailed("This link is not valid.", field="token") from exc
+    return data.get("v"), data.get("e")
+
+
+def verification_for_token(*, token: str) -> EnrolmentVerification:
+    """The request an e-mailed token names, read only: the link's page shows it before the
+    student confirms (`verification_confirm_email` writes). Raises ValidationFailed (field
+    `token`) as `verification_token_read` does, or when the token names no request.
+    """
+    verification_id, school_email = verification_token_read(token=token)
+    verification = (
+        EnrolmentVerification.objects.select_related("school")
+        .filter(pk=verification_id, school_email=school_email)
+        .first()
+    )
+    if verification is None:
+        raise ValidationFailed("This link is not valid.", field="token")
+    return verification
+
+
 def verification_active_for(*, user: User) -> EnrolmentVerification | None:
     """The student's verification in force today: verified and not past graduation."""
     return (
-        EnrolmentVerification.objects.select_related("school")
-        .filter(student=user, status=V.VERIFIED, graduation_date__gte=timezone.localdate())
+        EnrolmentVerification.objects.in_force()
+        .filter(student=user)
+        .select_related("school")
         .order_by("-decided_at")
         .first()
     )
@@ -62,19 +96,18 @@ def verification_active_for(*, user: User) -> EnrolmentVerification | None:
 def verified_school_ids_of(*, user: User) -> list[int]:
     """Ids of the schools where the student is verified today (empty for everyone else)."""
     return list(
-        EnrolmentVerification.objects.filter(
-            student=user, status=V.VERIFIED, graduation_date__gte=timezone.localdate()
-        ).values_list("school_id", flat=True)
+        EnrolmentVerification.objects.in_force()
+        .filter(student=user)
+        .values_list("school_id", flat=True)
     )
 
 
 def verified_student_ids(*, student_ids: Iterable[int], today: dt.date | None = None) -> set[int]:
     """Those of `student_ids` who hold a verification in force on `today` (default: today)."""
-    day = today or timezone.localdate()
     return set(
-        EnrolmentVerification.objects.filter(
-            student_id__in=list(student_ids), status=V.VERIFIED, graduation_date__gte=day
-        ).values_list("student_id", flat=True)
+        EnrolmentVerification.objects.in_force(on=today)
+        .filter(student_id__in=list(student_ids))
+        .values_list("student_id", flat=True)
     )
 
 
@@ -110,9 +143,8 @@ def verification_events_for_school(*, school_id: int) -> QuerySet[VerificationEv
 def verifications_in_force_for_school(*, school_id: int) -> QuerySet[EnrolmentVerification]:
     """The school's students verified today, by name."""
     return (
-        EnrolmentVerification.objects.filter(
-            school_id=school_id, status=V.VERIFIED, graduation_date__gte=timezone.localdate()
-        )
+        EnrolmentVerification.objects.in_force()
+        .filter(school_id=school_id)
         .select_related("student")
         .order_by("student__last_name", "student__first_name", "id")
     )

@@ -21,19 +21,12 @@ from marketplace.notifications import notify
 from marketplace.selectors import notification_keys_existing
 from schools.domains import domain_matches, email_domain, normalize_domain
 from schools.models import Coordinator, EnrolmentVerification, School, VerificationEvent
+from schools.selectors import TOKEN_SALT, verification_token_read
+from schools.states import VERIFICATION_STATES
 
 logger = logging.getLogger(__name__)
 
 V = EnrolmentVerification.Status
-ALLOWED_TRANSITIONS: dict[str, set[str]] = {
-    V.PENDING_EMAIL: {V.PENDING_REVIEW, V.REJECTED},
-    V.PENDING_REVIEW: {V.VERIFIED, V.REJECTED},
-    V.VERIFIED: {V.EXPIRED, V.REVOKED},
-    V.REJECTED: set(),
-    V.EXPIRED: set(),
-    V.REVOKED: set(),
-}
-TOKEN_SALT = "schools.enrolment-verification"
 VERIFICATIONS_URL = "/api/v1/verifications/"
 EXPIRY_REASON = "graduation date passed"
 
@@ -42,19 +35,10 @@ EXPIRY_REASON = "graduation date passed"
 MAX_STUDIES_AHEAD = dt.timedelta(days=8 * 365)
 
 
-def _transition(
-    verification: EnrolmentVerification, to: str, *, actor: User | None, reason: str = ""
-) -> None:
-    if to not in ALLOWED_TRANSITIONS[verification.status]:
+def _check_move(verification: EnrolmentVerification, to: str) -> None:
+    """Refuse a move `VERIFICATION_STATES` does not allow, in the words users are shown."""
+    if not VERIFICATION_STATES.can(verification, to):
         raise StateConflict(f"A verification cannot go from {verification.status} to {to}.")
-    VerificationEvent.objects.create(
-        verification=verification,
-        actor=actor,
-        from_status=verification.status,
-        to_status=to,
-        reason=reason,
-    )
-    verification.status = to
 
 
 def verification_token_make(*, verification: EnrolmentVerification) -> str:
@@ -121,12 +105,12 @@ def verification_request(
     normalized_email = f"{local}@{domain}"
     with transaction.atomic():
         User.objects.select_for_update().get(pk=student.pk)
-        live = EnrolmentVerification.objects.filter(
-            student=student,
-            status__in=[V.PENDING_EMAIL, V.PENDING_REVIEW, V.VERIFIED],
+        mine = EnrolmentVerification.objects.filter(student=student)
+        pending = mine.filter(
+            status__in=[V.PENDING_EMAIL, V.PENDING_REVIEW],
             graduation_date__gte=timezone.localdate(),
         )
-        if live.exists():
+        if (pending | mine.in_force()).exists():
             raise StateConflict("You already have a verification pending or in force.")
         held = EnrolmentVerification.objects.filter(
             school_email__iexact=normalized_email, status__in=[V.PENDING_REVIEW, V.VERIFIED]
@@ -166,16 +150,11 @@ def verification_confirm_email(*, token: str) -> EnrolmentVerification:
     token (VERIFICATION_LINK_MAX_AGE seconds), and StateConflict if the request
     was decided meanwhile.
     """
-    try:
-        data = signing.loads(token, salt=TOKEN_SALT, max_age=settings.VERIFICATION_LINK_MAX_AGE)
-    except signing.SignatureExpired as exc:
-        raise ValidationFailed("This link has expired; ask for a new one.", field="token") from exc
-    except signing.BadSignature as exc:
-        raise ValidationFailed("This link is not valid.", field="token") from exc
+    verification_id, school_email = verification_token_read(token=token)
     with transaction.atomic():
         verification = (
             EnrolmentVerification.objects.select_for_update()
-            .filter(pk=data.get("v"), school_email=data.get("e"))
+            .filter(pk=verification_id, school_email=school_email)
             .first()
         )
         if verification is None:
@@ -189,9 +168,14 @@ def verification_confirm_email(*, token: str) -> EnrolmentVerification:
                 raise ValidationFailed(
                     "This school address is already used by another student.", field="token"
                 )
-            _transition(verification, V.PENDING_REVIEW, actor=verification.student)
+            _check_move(verification, V.PENDING_REVIEW)
             verification.email_confirmed_at = timezone.now()
-            verification.save(update_fields=["status", "email_confirmed_at"])
+            VERIFICATION_STATES.transition(
+                verification,
+                V.PENDING_REVIEW,
+                actor=verification.student,
+                update_fields=["email_confirmed_at"],
+            )
         elif verification.status != V.PENDING_REVIEW and verification.status != V.VERIFIED:
             raise StateConflict(f"This request is already {verification.status}.")
     return verification
@@ -207,11 +191,17 @@ def _decide(*, verification_id: int, by: User, to: str, reason: str = "") -> Enr
         coordinator = Coordinator.objects.filter(user=by, school_id=verification.school_id).first()
         if coordinator is None and not by.is_staff:
             raise PermissionDenied("Only the school's coordinator decides on this request.")
-        _transition(verification, to, actor=by, reason=reason)
+        _check_move(verification, to)
         verification.decided_by = by
         verification.decided_at = timezone.now()
         verification.reason = reason
-        verification.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        VERIFICATION_STATES.transition(
+            verification,
+            to,
+            actor=by,
+            note=reason,
+            update_fields=["decided_by", "decided_at", "reason"],
+        )
         notify(
             user=verification.student,
             template="verification_decision",
@@ -311,26 +301,24 @@ def verifications_expire(*, today: dt.date | None = None) -> list[int]:
     verified → expired, with a VerificationEvent (no actor, reason
     "graduation date passed"), and their student is told once (template
     `verification_expired`, key `verification-expired:<id>`, e-mail after
-    commit). Each row is locked and re-checked, so a rerun or a concurrent run
-    changes nothing more. Returns the ids of the students whose verification
-    expired in this call (sorted, no duplicates), for the apps that must act
-    on it: their bids are withdrawn by `projects.lifecycle`.
+    commit). The rows are locked as they are selected, so a rerun or a
+    concurrent run changes nothing more; they move together through
+    `VERIFICATION_STATES.transition_many` (a bounded number of queries
+    whatever their number; the notices are per student). Returns the ids of
+    the students whose verification expired in this call (sorted, no
+    duplicates), for the apps that must act on it: their bids are withdrawn by
+    `projects.briefs.lifecycle`.
     """
     day = today or timezone.localdate()
-    due = EnrolmentVerification.objects.filter(status=V.VERIFIED, graduation_date__lt=day)
-    student_ids: set[int] = set()
-    for pk in due.order_by("pk").values_list("pk", flat=True):
-        with transaction.atomic():
-            verification = (
-                due.select_for_update(of=("self",))
-                .select_related("student", "school")
-                .filter(pk=pk)
-                .first()
-            )
-            if verification is None:
-                continue
-            _transition(verification, V.EXPIRED, actor=None, reason=EXPIRY_REASON)
-            verification.save(update_fields=["status"])
+    with transaction.atomic():
+        due = list(
+            EnrolmentVerification.objects.due_to_expire(on=day)
+            .select_for_update(of=("self",))
+            .select_related("student", "school")
+            .order_by("pk")
+        )
+        VERIFICATION_STATES.transition_many(due, V.EXPIRED, note=EXPIRY_REASON)
+        for verification in due:
             notify(
                 user=verification.student,
                 template="verification_expired",
@@ -338,16 +326,19 @@ def verifications_expire(*, today: dt.date | None = None) -> list[int]:
                 context={"verification": verification},
                 url=VERIFICATIONS_URL,
             )
-        logger.info("verification.expired", extra={"verification_id": pk})
-        student_ids.add(verification.student_id)
-    return sorted(student_ids)
+    for verification in due:
+        logger.info("verification.expired", extra={"verification_id": verification.pk})
+    return sorted({verification.student_id for verification in due})
 
 
-def verifications_warn_expiring(*, today: dt.date | None = None, days: int = 30) -> list[int]:
+def verifications_warn_expiring(
+    *, today: dt.date | None = None, days: int | None = None
+) -> list[int]:
     """Warn once each student whose verification ends within `days` days; returns the ids warned.
 
     Concerns verifications in force whose graduation date is between `today`
-    (default: the local date) and `today + days`, both included. Each is told
+    (default: the local date) and `today + days` (default: the
+    VERIFICATION_EXPIRING_DAYS setting), both included. Each is told
     once ever (template `verification_expiring`, key
     `verification-expiring:<id>`, context `days_left` = days until the
     graduation date, 0 on the day itself), so reruns send nothing more. Returns
@@ -355,11 +346,7 @@ def verifications_warn_expiring(*, today: dt.date | None = None, days: int = 30)
     """
     day = today or timezone.localdate()
     verifications = list(
-        EnrolmentVerification.objects.filter(
-            status=V.VERIFIED,
-            graduation_date__gte=day,
-            graduation_date__lte=day + dt.timedelta(days=days),
-        )
+        EnrolmentVerification.objects.expiring(within=days, on=day)
         .select_related("student", "school")
         .order_by("graduation_date", "pk")
     )

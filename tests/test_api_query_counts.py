@@ -247,10 +247,13 @@ def _recommended_briefs() -> Endpoint:
 
 # The exact budget on SQLite and PostgreSQL alike; a change here is a regression or a win to note.
 ENDPOINTS: dict[str, tuple[Callable[[], Endpoint], int]] = {
-    "projects": (_projects, 6),
+    # +2 for a student (`brief_viewer`: the schools verifying them, the briefs they bid on),
+    # read once for the `actions` of every row.
+    "projects": (_projects, 8),
     "projects-company": (_projects_for_a_company, 5),
     "bids": (_bids, 6),
-    "contracts": (_contracts, 7),
+    # +1: the reviews' sides, prefetched for the `review` action (`contract_action_prefetches`).
+    "contracts": (_contracts, 8),
     "ledger": (_ledger, 5),
     "schools": (_schools, 3),
     "schools-searched": (_schools_searched, 3),
@@ -258,7 +261,8 @@ ENDPOINTS: dict[str, tuple[Callable[[], Endpoint], int]] = {
     "verifications": (_verifications, 3),
     "matches": (_matches, 11),
     "students": (_students, 6),
-    "recommended-briefs": (_recommended_briefs, 11),
+    # +2 as for "projects": each brief's `actions` for the student.
+    "recommended-briefs": (_recommended_briefs, 13),
 }
 
 

@@ -20,6 +20,7 @@ from frontend.forms.fields import (
 )
 from frontend.labels import CATEGORY_LABELS, KIND_LABELS, VISIBILITY_LABELS
 from frontend.money import from_minor
+from marketplace.errors import DomainError
 from marketplace.money import CURRENCY_CHOICES
 from projects.briefs.models import Project
 from schools.models import School
@@ -91,7 +92,12 @@ class MilestoneForm(Form):
 
 
 class BaseMilestoneFormSet(forms.BaseFormSet):
-    """Milestones of an accepted bid: they must add up to the bid's amount."""
+    """Milestones of an accepted bid, amounts typed in the bid's currency.
+
+    The rules (they add up to the bid, none is due in the past) are
+    `bid_accept`'s: its refusal is shown above the milestones
+    (`formset_add_domain_error`).
+    """
 
     def __init__(self, *args: Any, currency: str, total_cents: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -101,7 +107,6 @@ class BaseMilestoneFormSet(forms.BaseFormSet):
     def clean(self) -> None:
         if any(self.errors):
             return
-        total = 0
         for form in self.forms:
             if not form.has_changed() and form.empty_permitted:
                 continue
@@ -109,14 +114,11 @@ class BaseMilestoneFormSet(forms.BaseFormSet):
             if cents is None:
                 return
             form.cleaned_data["amount_cents"] = cents
-            total += cents
-            due = form.cleaned_data.get("due_date")
-            if due is not None and due < timezone.localdate():
-                form.add_error("due_date", _("A milestone cannot be due in the past."))
-        if total != self.total_cents:
-            raise forms.ValidationError(
-                _("The milestones must add up to the bid's amount."), code="total"
-            )
+
+
+def formset_add_domain_error(formset: forms.BaseFormSet, exc: DomainError) -> None:
+    """Show a service's refusal above the formset's forms (its non-form errors)."""
+    formset.non_form_errors().append(exc.message)
 
 
 MilestoneFormSet = forms.formset_factory(

@@ -17,6 +17,7 @@ from frontend.labels import CATEGORY_LABELS, KIND_LABELS
 from frontend.money import from_minor
 from marketplace.models import StudentProfile
 from marketplace.money import CURRENCY_CHOICES
+from marketplace.selectors import student_profile_skills
 from marketplace.services import MAX_PORTFOLIO_LINKS
 from schools.models import School
 
@@ -108,7 +109,7 @@ class ProfileForm(Form):
         return {
             "headline": profile.headline,
             "bio": profile.bio,
-            "skills": [s.slug for s in profile.skills.all()],
+            "skills": [s.slug for s in student_profile_skills(profile)],
             "day_rate": None if rate is None else from_minor(rate, profile.currency),
             "currency": profile.currency,
             "availability": profile.availability,

@@ -31,6 +31,7 @@ from frontend.forms.company import (
     ReplyForm,
     ReviewForm,
     TestCardForm,
+    formset_add_domain_error,
     milestone_initial,
 )
 from frontend.money import format_money
@@ -45,6 +46,7 @@ from payments.models import Escrow
 from projects.briefs.matching import match_candidates, schools_in_force, score_parts
 from projects.briefs.models import Bid, Project
 from projects.briefs.permissions import can_manage_project
+from projects.briefs.policies import bid_actions, brief_actions
 from projects.briefs.selectors import bid_list_for_project, bid_visible_to, project_list
 from projects.briefs.services import (
     bid_reject,
@@ -54,7 +56,9 @@ from projects.briefs.services import (
     project_publish,
     project_update,
 )
+from projects.contracts.disputes import milestone_dispute
 from projects.contracts.models import Contract, Milestone
+from projects.contracts.policies import contract_actions, milestone_actions
 from projects.contracts.reports import company_spending_by_month, company_spending_by_project
 from projects.contracts.selectors import (
     contract_list,
@@ -67,15 +71,10 @@ from projects.contracts.services import (
     bid_accept,
     contract_cancel,
     milestone_approve,
-    milestone_dispute,
     milestone_fund,
     milestone_request_changes,
 )
-from projects.reviews.selectors import (
-    company_reputation,
-    contract_review_state,
-    review_list_public_for_company,
-)
+from projects.reviews.selectors import company_reputation, review_list_public_for_company
 from projects.reviews.services import review_reply_create
 from schools.selectors import school_list
 
@@ -163,9 +162,12 @@ def brief_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def brief_detail(request: HttpRequest, pk: int) -> HttpResponse:
     project = _own_project(request, pk)
     contract = contract_visible_to(user=request.user).filter(project=project).first()
-    return render(
-        request, "frontend/company/brief_detail.html", {"project": project, "contract": contract}
-    )
+    context = {
+        "project": project,
+        "contract": contract,
+        "actions": brief_actions(project=project, user=request.user),
+    }
+    return render(request, "frontend/company/brief_detail.html", context)
 
 
 @company_only
@@ -211,7 +213,10 @@ def brief_matches(request: HttpRequest, pk: int) -> HttpResponse:
 def brief_bids(request: HttpRequest, pk: int) -> HttpResponse:
     project = _own_project(request, pk)
     page = paginate(request, bid_list_for_project(project=project, user=request.user))
-    return render(request, "frontend/company/bids.html", {"project": project, "page": page})
+    rows = [{"bid": bid, "actions": bid_actions(bid=bid, user=request.user)} for bid in page]
+    return render(
+        request, "frontend/company/bids.html", {"project": project, "page": page, "rows": rows}
+    )
 
 
 def _own_bid(request: HttpRequest, pk: int) -> Bid:
@@ -267,13 +272,18 @@ def bid_accept_view(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             contract = bid_accept(bid_id=bid.pk, by=request.user, milestones=specs)
         except DomainError as exc:
-            messages.error(request, exc.message)
+            formset_add_domain_error(formset, exc)
         else:
             messages.success(
                 request, _("Bid accepted: the contract is ready. Fund the first milestone.")
             )
             return redirect("frontend:company-contract", pk=contract.pk)
-    return render(request, "frontend/company/bid_accept.html", {"bid": bid, "formset": formset})
+    context = {
+        "bid": bid,
+        "formset": formset,
+        "accept": bid_actions(bid=bid, user=request.user)["accept"],
+    }
+    return render(request, "frontend/company/bid_accept.html", context)
 
 
 @company_only
@@ -288,23 +298,26 @@ def contracts(request: HttpRequest) -> HttpResponse:
 def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contract = own_contract(request, pk)
     milestones = [
-        {"milestone": m, "status": milestone_status(m), "open_dispute": _open_dispute(m)}
+        {
+            "milestone": m,
+            "status": milestone_status(m),
+            "open_dispute": _open_dispute(m),
+            "actions": milestone_actions(milestone=m, user=request.user),
+        }
         for m in contract.milestones.all()
     ]
-    # Offered before any delivery only; contract_cancel re-checks everything under lock.
-    cancellable = contract.status == Contract.Status.ACTIVE and all(
-        row["milestone"].work_status == Milestone.WorkStatus.PENDING for row in milestones
-    )
+    # contract_cancel re-checks everything under lock.
+    actions = contract_actions(contract=contract, user=request.user)
     return render(
         request,
         "frontend/company/contract_detail.html",
         {
             "contract": contract,
+            "actions": actions,
             "milestones": milestones,
-            "reviews": contract_review_state(contract=contract, user=request.user),
             "note_form": NoteForm(),
             "dispute_form": DisputeForm(),
-            "cancel_form": ContractCancelForm() if cancellable else None,
+            "cancel_form": ContractCancelForm() if actions.allowed("cancel") else None,
             "refund_cents": sum(
                 row["milestone"].escrow.charge_cents
                 for row in milestones
@@ -358,6 +371,7 @@ def milestone_fund_view(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("frontend:company-contract", pk=milestone.contract_id)
             # Stripe.js confirms the card in the browser, then posts here again.
             context.update(client_secret=result.client_secret, charge=result)
+    context["fund"] = milestone_actions(milestone=milestone, user=request.user)["fund"]
     context["fee_cents"] = milestone.escrow.company_fee_cents
     context["charge_cents"] = milestone.amount_cents + milestone.escrow.company_fee_cents
     context["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY

@@ -9,16 +9,15 @@ replaced, the outcome announced) and without it (post, message, redirect).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -38,13 +37,17 @@ from projects.contracts.reports import (
 )
 from projects.contracts.selectors import school_students_report
 from projects.reviews.school_students import school_students_csv, school_students_with_results
-from schools.models import Coordinator, EnrolmentVerification
+from schools.models import (
+    Coordinator,
+    EnrolmentVerification,
+    verification_expiring_q,
+    verification_in_force_q,
+)
 from schools.selectors import verification_events_for_school, verification_list_for
 from schools.services import verification_approve, verification_reject
 
 coordinator_only = role_required(User.Role.COORDINATOR)
 V = EnrolmentVerification.Status
-EXPIRING_DAYS = 30
 
 
 def _coordinator(request: HttpRequest) -> Coordinator:
@@ -89,18 +92,14 @@ def _money_format(currency: str) -> Formatter:
 @coordinator_only
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """Counts (to review, verified, ending within a month) and the school's last 12 months."""
+    """Counts (to review, verified, ending soon) and the school's last 12 months."""
     coordinator = _coordinator(request)
     school_id = coordinator.school_id
-    today = timezone.localdate()
-    in_force = Q(status=V.VERIFIED, graduation_date__gte=today)
+    # One query: the rules of `.in_force()` and `.expiring()` as conditional counts.
     counts = verification_list_for(user=request.user).aggregate(
         pending=Count("pk", filter=Q(status=V.PENDING_REVIEW)),
-        verified=Count("pk", filter=in_force),
-        expiring=Count(
-            "pk",
-            filter=in_force & Q(graduation_date__lte=today + dt.timedelta(days=EXPIRING_DAYS)),
-        ),
+        verified=Count("pk", filter=verification_in_force_q()),
+        expiring=Count("pk", filter=verification_expiring_q()),
     )
     charts = [
         _chart(
@@ -127,7 +126,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "school": coordinator.school,
         "counts": counts,
-        "expiring_days": EXPIRING_DAYS,
+        "expiring_days": settings.VERIFICATION_EXPIRING_DAYS,
         "charts": charts,
     }
     return render(request, "frontend/coordinator/dashboard.html", context)

@@ -6,13 +6,14 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from marketplace.errors import DomainError, TransientError
 from marketplace.models import User
 from payments.selectors import payout_account_get
 from projects.contracts.selectors import marketplace_stats
 from projects.contracts.services import student_payouts_refresh
+from schools.selectors import verification_for_token
 from schools.services import verification_confirm_email
 
 
@@ -33,33 +34,50 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
-    """The e-mailed link: confirms the school address, then the coordinator reviews."""
+    """The e-mailed link: the student confirms the school address, then the coordinator reviews.
+
+    GET only reads (mail scanners open links): the page says what confirming
+    does, or that the link is invalid, expired or already used, and its form
+    POSTs the confirmation (`verification_confirm_email`), which shows the outcome.
+    """
     try:
-        verification = verification_confirm_email(token=token)
+        if request.method == "POST":
+            verification = verification_confirm_email(token=token)
+        else:
+            verification = verification_for_token(token=token)
     except DomainError as exc:
         return render(request, "frontend/verify_email.html", {"error": exc.message}, status=400)
     return render(request, "frontend/verify_email.html", {"verification": verification})
 
 
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def payouts_return(request: HttpRequest) -> HttpResponse:
     """Where the payout onboarding sends the student back (and its refresh URL).
 
-    Coming back proves nothing, so the signed-in student's account is read
-    again from the gateway (`student_payouts_refresh`) and its real state shown:
-    ready, still being checked, or not connected. When the gateway cannot
-    answer now, the state last recorded is shown with a note.
+    Coming back proves nothing, and a GET writes nothing: it shows the state
+    last recorded, and its form POSTs the check (htmx sends it as the page
+    loads), which reads the account again from the gateway
+    (`student_payouts_refresh`, which pays what waited for it) and shows its
+    real state: ready, still being checked, or not connected. When the gateway
+    cannot answer now, the state last recorded is shown with a note. htmx gets
+    the state alone, to swap into the page.
     """
     user = request.user
     context: dict[str, object] = {"signed_in": user.is_authenticated}
     if user.is_authenticated and user.role == User.Role.STUDENT:
         context["student"] = True
-        try:
-            context["account"] = student_payouts_refresh(user=user)
-        except TransientError:
+        if request.method == "POST":
+            context["checked"] = True
+            try:
+                context["account"] = student_payouts_refresh(user=user)
+            except TransientError:
+                context["account"] = payout_account_get(user_id=user.pk)
+                context["stale"] = True
+            if request.htmx:
+                return render(request, "frontend/partials/payout_state.html", context)
+        else:
             context["account"] = payout_account_get(user_id=user.pk)
-            context["stale"] = True
     return render(request, "frontend/payouts_return.html", context)

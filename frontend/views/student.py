@@ -14,7 +14,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -37,16 +36,18 @@ from frontend.shortcuts import paginate, role_required
 from frontend.views import common
 from frontend.views.common import act, own_contract, review_page
 from marketplace.errors import DomainError, TransientError
-from marketplace.models import StudentProfile, User
-from marketplace.selectors import notification_unread_count
+from marketplace.models import User
+from marketplace.selectors import notification_unread_count, student_profile_get
 from marketplace.services import student_profile_update
 from payments.selectors import payout_account_get
 from projects.briefs.filters import ProjectFilter
 from projects.briefs.matching import brief_score_parts, recommended_briefs
 from projects.briefs.models import Bid, Project
+from projects.briefs.policies import bid_actions, brief_actions
 from projects.briefs.selectors import bid_visible_to, project_list
 from projects.briefs.services import bid_submit, bid_withdraw
 from projects.contracts.models import Contract, Milestone
+from projects.contracts.policies import contract_actions, milestone_actions
 from projects.contracts.reports import student_earnings_by_month
 from projects.contracts.selectors import (
     contract_visible_to,
@@ -79,7 +80,7 @@ def _verification_state(user: User) -> tuple[str, EnrolmentVerification | None]:
     latest = verification_list_for(user=user).first()
     if latest is None:
         return "none", None
-    if latest.status == V.VERIFIED and latest.graduation_date < timezone.localdate():
+    if latest.status == V.VERIFIED and not latest.is_in_force():
         return V.EXPIRED, latest
     return latest.status, latest
 
@@ -217,7 +218,7 @@ def _schools_for(email_form: SchoolEmailForm) -> QuerySet[School] | None:
 @student_only
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    current = StudentProfile.objects.prefetch_related("skills").get_or_create(user=request.user)[0]
+    current = student_profile_get(user=request.user)
     form = ProfileForm(request.POST or None, initial=ProfileForm.initial_for(current))
     if request.method == "POST" and form.is_valid():
         try:
@@ -289,8 +290,13 @@ def brief_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Bid sent. The company will read it."))
             return redirect("frontend:student-brief", pk=project.pk)
-    state, _verification = _verification_state(request.user)
-    context = {"project": project, "bid": bid, "form": form, "verified": state == V.VERIFIED}
+    context = {
+        "project": project,
+        "bid": bid,
+        "form": form,
+        "actions": brief_actions(project=project, user=request.user),
+        "bid_actions": bid_actions(bid=bid, user=request.user) if bid else None,
+    }
     return render(request, "frontend/student/brief_detail.html", context)
 
 
@@ -344,11 +350,18 @@ def _contract_page(
             e for e in m.events.all() if e.to_status == Milestone.WorkStatus.CHANGES_REQUESTED
         ]
         rows.append(
-            {"milestone": m, "status": milestone_status(m), "form": form, "changes": changes}
+            {
+                "milestone": m,
+                "status": milestone_status(m),
+                "form": form,
+                "changes": changes,
+                "actions": milestone_actions(milestone=m, user=request.user),
+            }
         )
     trail = contract_money_trail(contract=contract, viewer=request.user)
     context = {
         "contract": contract,
+        "actions": contract_actions(contract=contract, user=request.user),
         "milestones": rows,
         "trail": trail,
         "reviews": contract_review_state(contract=contract, user=request.user),

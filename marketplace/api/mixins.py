@@ -29,7 +29,8 @@ class ListApi(GenericAPIView):
         context: dict[str, Any] | None = None,
     ) -> Response:
         page = self.paginate_queryset(queryset)
-        data = serializer_class(page, many=True, context=context or {}).data
+        context = {"request": self.request, **(context or {})}
+        data = serializer_class(page, many=True, context=context).data
         return self.get_paginated_response(data)
 
 

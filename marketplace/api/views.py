@@ -20,6 +20,8 @@ from marketplace.selectors import (
     notification_list,
     notification_unread_count,
     skill_list,
+    student_profile_get,
+    student_profile_skills,
     user_company,
 )
 from marketplace.services import student_profile_update, user_register
@@ -42,7 +44,7 @@ class StudentProfileOutput(serializers.Serializer):
     portfolio_links = serializers.ListField(child=serializers.URLField())
 
     def get_skills(self, obj: StudentProfile) -> list[str]:
-        return sorted(s.slug for s in obj.skills.all())
+        return sorted(s.slug for s in student_profile_skills(obj))
 
 
 class CompanyOutput(serializers.Serializer):
@@ -148,7 +150,7 @@ class StudentMeApi(APIView):
     def _profile(self, request: Request) -> StudentProfile:
         if request.user.role != User.Role.STUDENT:
             raise PermissionDenied("Only students have a student profile.")
-        return StudentProfile.objects.prefetch_related("skills").get_or_create(user=request.user)[0]
+        return student_profile_get(user=request.user)
 
     @extend_schema(responses=StudentProfileOutput)
     def get(self, request: Request) -> Response:

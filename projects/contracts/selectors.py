@@ -22,7 +22,6 @@ from django.db.models import (
     Sum,
 )
 from django.db.models.functions import Coalesce, TruncDate
-from django.utils import timezone
 
 from marketplace.models import User
 from marketplace.selectors import user_company_id
@@ -31,6 +30,7 @@ from payments.selectors import ledger_entries_for_escrows
 from payments.services.ledger import student_account
 from projects.briefs.models import Project
 from projects.contracts.models import Contract, Dispute, Milestone
+from projects.contracts.policies import contract_action_prefetches
 from schools.models import EnrolmentVerification, School
 from schools.selectors import (
     verifications_in_force_for_school,
@@ -56,7 +56,11 @@ MILESTONE_DETAILS = ("deliveries__files", "events", "disputes")
 
 
 def contract_list(*, user: User) -> QuerySet[Contract]:
-    """Visible contracts with milestones, deliveries, history and disputes, in constant queries."""
+    """Visible contracts with milestones, deliveries, history and disputes, in constant queries.
+
+    Also what the registered contract actions read (`contract_action_prefetches`:
+    the reviews' sides), so `contract_actions` asks nothing more per row.
+    """
     milestones = (
         Milestone.objects.select_related("escrow")
         .prefetch_related(*MILESTONE_DETAILS)
@@ -66,6 +70,7 @@ def contract_list(*, user: User) -> QuerySet[Contract]:
         contract_visible_to(user=user)
         .select_related("project", "company", "student")
         .prefetch_related(Prefetch("milestones", queryset=milestones))
+        .prefetch_related(*contract_action_prefetches())
         .order_by("-created_at", "-id")
     )
 
@@ -120,9 +125,7 @@ def marketplace_stats() -> dict[str, int]:
     """Headline counts for the landing page."""
     return {
         "open_briefs": Project.objects.filter(status=P.OPEN).count(),
-        "verified_students": EnrolmentVerification.objects.filter(
-            status=EnrolmentVerification.Status.VERIFIED, graduation_date__gte=timezone.localdate()
-        )
+        "verified_students": EnrolmentVerification.objects.in_force()
         .values("student")
         .distinct()
         .count(),

@@ -6,3 +6,9 @@ class ReviewsConfig(AppConfig):
 
     name = "projects.reviews"
     label = "reviews"
+
+    def ready(self) -> None:
+        from projects.contracts.policies import contract_action_register
+        from projects.reviews.policies import review_action, review_prefetch
+
+        contract_action_register("review", review_action, prefetch=review_prefetch)

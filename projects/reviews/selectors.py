@@ -23,6 +23,7 @@ differently, and JSON would print 4.499999…)."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -176,6 +177,15 @@ def review_get_visible(*, review_id: int, user: User) -> Review:
     return review
 
 
+class ReviewRefusal(enum.Enum):
+    """Why a user may not review a contract now (`ContractReviewState.refusal`)."""
+
+    NOT_A_PARTY = "not_a_party"
+    NOT_ENDED = "not_ended"
+    WRITTEN = "written"
+    CLOSED = "closed"
+
+
 @dataclass(frozen=True)
 class ContractReviewState:
     """What a party needs to know about the reviews of one contract."""
@@ -185,13 +195,29 @@ class ContractReviewState:
     written: bool
     other_side_written: bool
 
+    def refusal(self, now: dt.datetime | None = None) -> ReviewRefusal | None:
+        """Why the user may not review now, or None when they may: a party, once per side,
+        within the window. The one rule: the contract policy's `review` action words it."""
+        if self.my_role is None:
+            return ReviewRefusal.NOT_A_PARTY
+        if self.window.opens_at is None:
+            return ReviewRefusal.NOT_ENDED
+        if self.written:
+            return ReviewRefusal.WRITTEN
+        if not self.window.is_open(now or timezone.now()):
+            return ReviewRefusal.CLOSED
+        return None
+
     @property
     def can_review(self) -> bool:
-        return self.my_role is not None and not self.written and self.window.is_open(timezone.now())
+        return self.refusal() is None
 
 
-def contract_review_state(*, contract: Contract, user: User) -> ContractReviewState:
-    sides = set(Review.objects.filter(contract=contract).values_list("role", flat=True))
+def contract_review_state_from(
+    *, contract: Contract, user: User, sides: Iterable[str]
+) -> ContractReviewState:
+    """The state given the sides already written (e.g. read from prefetched reviews)."""
+    sides = set(sides)
     role = review_role_of(user=user, contract=contract)
     other = R.STUDENT_TO_COMPANY if role == R.COMPANY_TO_STUDENT else R.COMPANY_TO_STUDENT
     return ContractReviewState(
@@ -200,6 +226,11 @@ def contract_review_state(*, contract: Contract, user: User) -> ContractReviewSt
         written=role in sides,
         other_side_written=role is not None and other in sides,
     )
+
+
+def contract_review_state(*, contract: Contract, user: User) -> ContractReviewState:
+    sides = Review.objects.filter(contract=contract).values_list("role", flat=True)
+    return contract_review_state_from(contract=contract, user=user, sides=sides)
 
 
 def review_list_public_for_student(*, student_id: int) -> QuerySet[Review]:
@@ -335,11 +366,11 @@ def student_profile_visible_to(*, user: User, student_id: int) -> bool:
         )
     school_id = coordinator_school_id(user=user)
     if school_id is not None:
-        return EnrolmentVerification.objects.filter(
-            student_id=student_id,
-            school_id=school_id,
-            status=EnrolmentVerification.Status.VERIFIED,
-        ).exists()
+        return (
+            EnrolmentVerification.objects.in_force()
+            .filter(student_id=student_id, school_id=school_id)
+            .exists()
+        )
     return False
 
 

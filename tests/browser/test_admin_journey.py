@@ -12,8 +12,9 @@ from payments.gateways.dummy import DummyGateway
 from payments.models import Escrow, ReconciliationRun
 from payments.services.ledger import student_account
 from payments.services.payouts import payout_account_onboard
+from projects.contracts.disputes import milestone_dispute
 from projects.contracts.models import Dispute, Milestone
-from projects.contracts.services import milestone_approve, milestone_dispute
+from projects.contracts.services import milestone_approve
 from tests.browser.conftest import screenshot
 from tests.factories.contracts import active_contract
 from tests.factories.milestones import submitted_milestone

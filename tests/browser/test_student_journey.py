@@ -78,8 +78,14 @@ def test_a_student_gets_verified_bids_delivers_is_paid_and_reviews(
     link = re.search(r"/verify/[^/\s]+/", body)
     assert link is not None, body
     page.goto(link.group(0))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Address confirmed")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm your school address")
     verification = EnrolmentVerification.objects.get(student__email="lea@example.com")
+    assert verification.status == EnrolmentVerification.Status.PENDING_EMAIL
+    visit(page, "verify-email")
+    page.get_by_role("button", name="Confirm my school address").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Address confirmed")
+    verification.refresh_from_db()
+    assert verification.status == EnrolmentVerification.Status.PENDING_REVIEW
     verification_approve(verification_id=verification.pk, by=coordinator)
 
     page.get_by_role("link", name="Profile").click()
@@ -132,7 +138,12 @@ def test_a_student_gets_verified_bids_delivers_is_paid_and_reviews(
     page.get_by_role("link", name="Connect payouts").click()
     visit(page, "student-payouts")
     page.get_by_role("button", name="Connect payouts").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Payout account")
     expect(page.get_by_text("Your payout account is ready")).to_be_visible()
+    # The page asks the gateway again by itself (htmx posts the check as it loads).
+    expect(page.get_by_text("This is the state we last recorded")).to_have_count(0)
+    expect(page.get_by_role("button", name="Check my payout account")).to_be_enabled()
+    visit(page, "payouts-return")
     assert PayoutAccount.objects.get(user=bid.student).payouts_enabled
 
     page.goto("/student/contracts/")

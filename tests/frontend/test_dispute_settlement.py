@@ -8,7 +8,8 @@ from django.urls import reverse
 from frontend.money import format_money
 from marketplace.models import User
 from payments.services.payouts import payout_account_onboard
-from projects.contracts.services import dispute_resolve, milestone_dispute, milestone_submit
+from projects.contracts.disputes import dispute_resolve, milestone_dispute
+from projects.contracts.services import milestone_submit
 from tests.factories import UserFactory
 from tests.factories.contracts import active_contract
 

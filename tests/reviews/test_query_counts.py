@@ -199,7 +199,8 @@ ENDPOINTS: dict[str, tuple[Callable[[], Endpoint], int]] = {
     "contract-messages": (_contract_messages, 7),
     "question-threads": (_question_threads, 6),
     "question-messages": (_question_messages, 6),
-    "contracts-with-files": (_contracts_with_files, 8),
+    # +1: the reviews' sides, prefetched for each contract's `review` action.
+    "contracts-with-files": (_contracts_with_files, 9),
     "school-students": (_school_students, 9),
 }
 

@@ -1,7 +1,7 @@
 """Finding people and work: students for a brief, briefs for a student, the student list.
 
 Each score comes with its parts (name, points, max_points, detail) so a page can
-say why: "matched 4 of 5 skills". The formulas are in projects.matching.
+say why: "matched 4 of 5 skills". The formulas are in projects.briefs.matching.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from projects.briefs.matching import (
     schools_in_force,
     score_parts,
 )
-from projects.briefs.permissions import can_manage_project
+from projects.briefs.policies import brief_actions
 from projects.briefs.selectors import project_list, student_list_for
 from schools.models import School
 
@@ -73,8 +73,9 @@ class ProjectMatchesApi(ListApi):
     @extend_schema(responses=MatchOutput(many=True))
     def get(self, request: Request, pk: int) -> Response:
         project = get_visible(project_list(user=request.user), pk)
-        if not can_manage_project(request.user, project):
-            raise PermissionDenied("Only the company that posted this brief sees its matches.")
+        matches = brief_actions(project=project, user=request.user)["view_matches"]
+        if not matches.allowed:
+            raise PermissionDenied(str(matches.reason))
         page = self.paginate_queryset(match_candidates(project=project))
         schools = schools_in_force(student_ids=[p.user_id for p in page])
         rows = []
@@ -124,7 +125,8 @@ class RecommendedBriefsApi(ListApi):
             }
             for p in page
         ]
-        return self.get_paginated_response(RecommendationOutput(rows, many=True).data)
+        data = RecommendationOutput(rows, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)
 
 
 def _ratio(numerator: int, denominator: int) -> str | None:

@@ -32,7 +32,13 @@ from projects.briefs.services import (
 
 
 def _project_out(request: Request, pk: int) -> dict:
-    return ProjectOutput(get_visible(project_list(user=request.user), pk)).data  # type: ignore[return-value]
+    project = get_visible(project_list(user=request.user), pk)
+    return ProjectOutput(project, context={"request": request}).data  # type: ignore[return-value]
+
+
+def _bid_out(request: Request, pk: int) -> dict:
+    bid = get_visible(bid_visible_to(user=request.user), pk)
+    return BidOutput(bid, context={"request": request}).data  # type: ignore[return-value]
 
 
 class ProjectInput(serializers.Serializer):
@@ -126,10 +132,7 @@ class ProjectBidsApi(ListApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         bid = bid_submit(project_id=pk, by=request.user, **data.validated_data)
-        return Response(
-            BidOutput(get_visible(bid_visible_to(user=request.user), bid.pk)).data,
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(_bid_out(request, bid.pk), status=status.HTTP_201_CREATED)
 
 
 class BidWithdrawApi(APIView):
@@ -137,7 +140,7 @@ class BidWithdrawApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         get_visible(bid_visible_to(user=request.user), pk)
         bid = bid_withdraw(bid_id=pk, by=request.user)
-        return Response(BidOutput(get_visible(bid_visible_to(user=request.user), bid.pk)).data)
+        return Response(_bid_out(request, bid.pk))
 
 
 class BidShortlistApi(APIView):
@@ -145,7 +148,7 @@ class BidShortlistApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         get_visible(bid_visible_to(user=request.user), pk)
         bid_shortlist(bid_id=pk, by=request.user)
-        return Response(BidOutput(get_visible(bid_visible_to(user=request.user), pk)).data)
+        return Response(_bid_out(request, pk))
 
 
 class BidRejectApi(APIView):
@@ -153,4 +156,4 @@ class BidRejectApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         get_visible(bid_visible_to(user=request.user), pk)
         bid_reject(bid_id=pk, by=request.user)
-        return Response(BidOutput(get_visible(bid_visible_to(user=request.user), pk)).data)
+        return Response(_bid_out(request, pk))

@@ -8,8 +8,15 @@ from typing import Any
 
 from rest_framework import serializers
 
+from marketplace.api.policies import actions_field, actions_schema, context_user
 from projects.briefs.api.serializers import CompanyRef, StudentRef
-from projects.contracts.models import Milestone
+from projects.contracts.models import Contract, Milestone
+from projects.contracts.policies import (
+    CONTRACT_ACTIONS,
+    MILESTONE_ACTIONS,
+    contract_actions,
+    milestone_actions,
+)
 from projects.contracts.selectors import milestone_status
 
 
@@ -78,9 +85,14 @@ class MilestoneOutput(serializers.Serializer):
     deliveries = DeliveryOutput(many=True)
     history = MilestoneEventOutput(many=True, source="events")
     disputes = DisputeOutput(many=True)
+    actions = actions_field(MILESTONE_ACTIONS)
 
     def get_status(self, obj: Milestone) -> str:
         return milestone_status(obj)
+
+    @actions_schema
+    def get_actions(self, obj: Milestone) -> list[dict]:
+        return milestone_actions(milestone=obj, user=context_user(self.context)).as_list()
 
 
 class ContractOutput(serializers.Serializer):
@@ -96,6 +108,11 @@ class ContractOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
     milestones = MilestoneOutput(many=True)
+    actions = actions_field(CONTRACT_ACTIONS)
+
+    @actions_schema
+    def get_actions(self, obj: Contract) -> list[dict]:
+        return contract_actions(contract=obj, user=context_user(self.context)).as_list()
 
 
 class LedgerEntryOutput(serializers.Serializer):

@@ -23,6 +23,7 @@ from projects.contracts.api.serializers import (
     LedgerEntryOutput,
     MilestoneOutput,
 )
+from projects.contracts.disputes import dispute_resolve, milestone_dispute
 from projects.contracts.selectors import (
     contract_ledger_entries,
     contract_list,
@@ -34,14 +35,17 @@ from projects.contracts.services import (
     MilestoneSpec,
     bid_accept,
     contract_cancel,
-    dispute_resolve,
     milestone_approve,
-    milestone_dispute,
     milestone_fund,
     milestone_request_changes,
     milestone_submit,
     student_payouts_onboard,
 )
+
+
+def _contract_out(request: Request, pk: int) -> dict:
+    contract = get_visible(contract_list(user=request.user), pk)
+    return ContractOutput(contract, context={"request": request}).data  # type: ignore[return-value]
 
 
 class MilestoneSpecInput(serializers.Serializer):
@@ -63,8 +67,7 @@ class BidAcceptApi(APIView):
         data.is_valid(raise_exception=True)
         specs = [MilestoneSpec(**m) for m in data.validated_data.get("milestones") or []]
         contract = bid_accept(bid_id=pk, by=request.user, milestones=specs or None)
-        out = get_visible(contract_list(user=request.user), contract.pk)
-        return Response(ContractOutput(out).data, status=status.HTTP_201_CREATED)
+        return Response(_contract_out(request, contract.pk), status=status.HTTP_201_CREATED)
 
 
 class ContractListApi(ListApi):
@@ -78,7 +81,7 @@ class ContractListApi(ListApi):
 class ContractDetailApi(APIView):
     @extend_schema(responses=ContractOutput)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(ContractOutput(get_visible(contract_list(user=request.user), pk)).data)
+        return Response(_contract_out(request, pk))
 
 
 class ContractLedgerApi(ListApi):
@@ -108,11 +111,12 @@ class ContractCancelApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         contract_cancel(contract_id=pk, by=request.user, **data.validated_data)
-        return Response(ContractOutput(get_visible(contract_list(user=request.user), pk)).data)
+        return Response(_contract_out(request, pk))
 
 
 def _milestone_out(request: Request, pk: int) -> dict:
-    return MilestoneOutput(get_visible(milestone_visible_to(user=request.user), pk)).data  # type: ignore[return-value]
+    milestone = get_visible(milestone_visible_to(user=request.user), pk)
+    return MilestoneOutput(milestone, context={"request": request}).data  # type: ignore[return-value]
 
 
 class MilestoneFundApi(APIView):

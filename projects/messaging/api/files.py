@@ -1,6 +1,6 @@
 """Deliveries with files, and the one way files come out: a permission-checked download.
 
-Checks and storage in `projects.files`. A file is never on a public path: the
+Checks and storage in `projects.messaging.files`. A file is never on a public path: the
 download route answers 404 to whoever may not see its delivery or message,
 then streams it as an attachment with the detected type and `nosniff`, or
 redirects to a signed URL valid `FILE_URL_MAX_AGE` seconds (S3).
@@ -64,7 +64,8 @@ class MilestoneDeliveriesApi(APIView):
         data.is_valid(raise_exception=True)
         delivery_submit_with_files(milestone_id=pk, by=request.user, **data.validated_data)
         milestone = get_visible(milestone_visible_to(user=request.user), pk)
-        return Response(MilestoneOutput(milestone).data, status=status.HTTP_201_CREATED)
+        out = MilestoneOutput(milestone, context={"request": request}).data
+        return Response(out, status=status.HTTP_201_CREATED)
 
 
 def _disposition(name: str) -> str:

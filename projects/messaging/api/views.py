@@ -1,8 +1,9 @@
 """Messages: a contract's thread, and questions on a brief before a bid is accepted.
 
-Rules in `projects.messaging`. JSON (`{"body"}`) or multipart (`body`, `files`
-repeated) for writing; the answer to a new message carries `warnings` (contact
-details typed before a contract exists) without changing the text.
+Rules in `projects.messaging.selectors` and `.services`. JSON (`{"body"}`) or
+multipart (`body`, `files` repeated) for writing; the answer to a new message
+carries `warnings` (contact details typed before a contract exists) without
+changing the text.
 """
 
 from __future__ import annotations

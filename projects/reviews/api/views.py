@@ -1,6 +1,6 @@
 """Reviews of ended contracts, replies, and the public reputation of students and companies.
 
-Rules in `projects.reviews`: double-blind until both sides wrote or the
+Rules in `projects.reviews.selectors` and `.services`: double-blind until both sides wrote or the
 14-day window closed; private feedback leaves only through the staff list;
 averages are strings with two decimals ("4.50") computed exactly with Decimal.
 """
