@@ -1,4 +1,4 @@
-"""The matching formulas of projects.matching on small cases computed by hand."""
+"""The matching formulas of projects.briefs.matching on small cases computed by hand."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ def _bid(project: Project, student: User, amount: int = 100_000) -> Bid:
 
 
 @pytest.fixture
-def w():  # type: ignore[no-untyped-def]
+def marketplace_setup():  # type: ignore[no-untyped-def]
     school_a = SchoolFactory()
     school_b = SchoolFactory()
     owner = CompanyMemberFactory()
@@ -237,17 +237,17 @@ ERROR_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_fou
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES))
-def test_anonymous_is_refused_everywhere_but_the_public_routes(w, api, route):  # type: ignore[no-untyped-def]
+def test_anonymous_is_refused_everywhere_but_the_public_routes(marketplace_setup, api, route):  # type: ignore[no-untyped-def]
     before = _snapshot()
-    res = _call(api, route, w.ids)
+    res = _call(api, route, marketplace_setup.ids)
     assert res.status_code == 401, res.content
     assert res.json()["code"] == "not_authenticated"
     assert _snapshot() == before
 
 
 @pytest.mark.parametrize("route", sorted(PUBLIC_ROUTES))
-def test_anonymous_reads_the_public_catalogue(w, api, route):  # type: ignore[no-untyped-def]
-    res = _call(api, route, w.ids)
+def test_anonymous_reads_the_public_catalogue(marketplace_setup, api, route):  # type: ignore[no-untyped-def]
+    res = _call(api, route, marketplace_setup.ids)
     assert res.status_code == 200, res.content
 
 
@@ -355,10 +355,10 @@ REFUSED = [
 
 @pytest.mark.parametrize(("route", "persona", "code"), REFUSED)
 def test_wrong_party_or_role_is_refused_and_nothing_changes(  # type: ignore[no-untyped-def]
-    w, as_user, route, persona, code
+    marketplace_setup, as_user, route, persona, code
 ):
     before = _snapshot()
-    res = _call(as_user(w.users[persona]), route, w.ids)
+    res = _call(as_user(marketplace_setup.users[persona]), route, marketplace_setup.ids)
     assert res.status_code == code, res.content
     assert res.json()["code"] == ERROR_CODES[code]
     assert _snapshot() == before
@@ -410,8 +410,8 @@ ALLOWED = [
 
 
 @pytest.mark.parametrize(("route", "persona", "code"), ALLOWED)
-def test_the_right_party_gets_through(w, as_user, route, persona, code):  # type: ignore[no-untyped-def]
-    res = _call(as_user(w.users[persona]), route, w.ids)
+def test_the_right_party_gets_through(marketplace_setup, as_user, route, persona, code):  # type: ignore[no-untyped-def]
+    res = _call(as_user(marketplace_setup.users[persona]), route, marketplace_setup.ids)
     assert res.status_code == code, res.content
 
 
@@ -420,56 +420,71 @@ def _ids(res) -> set[int]:  # type: ignore[no-untyped-def]
     return {row["id"] for row in res.json()["results"]}
 
 
-def test_contract_lists_show_only_the_callers_contracts(w, as_user):  # type: ignore[no-untyped-def]
-    ours, theirs = w.ids["contract"], w.ids["rival_contract"]
-    assert _ids(as_user(w.users["owner"]).get("/api/v1/contracts/")) == {ours}
-    assert _ids(as_user(w.users["rival"]).get("/api/v1/contracts/")) == {theirs}
-    assert _ids(as_user(w.users["bidder"]).get("/api/v1/contracts/")) == {ours}
-    assert _ids(as_user(w.users["outsider"]).get("/api/v1/contracts/")) == {theirs}
-    assert _ids(as_user(w.users["b_student"]).get("/api/v1/contracts/")) == set()
-    assert _ids(as_user(w.users["coordinator"]).get("/api/v1/contracts/")) == set()
-    assert _ids(as_user(w.users["staff"]).get("/api/v1/contracts/")) == {ours, theirs}
+def test_contract_lists_show_only_the_callers_contracts(marketplace_setup, as_user):  # type: ignore[no-untyped-def]
+    ours, theirs = marketplace_setup.ids["contract"], marketplace_setup.ids["rival_contract"]
+    assert _ids(as_user(marketplace_setup.users["owner"]).get("/api/v1/contracts/")) == {ours}
+    assert _ids(as_user(marketplace_setup.users["rival"]).get("/api/v1/contracts/")) == {theirs}
+    assert _ids(as_user(marketplace_setup.users["bidder"]).get("/api/v1/contracts/")) == {ours}
+    assert _ids(as_user(marketplace_setup.users["outsider"]).get("/api/v1/contracts/")) == {theirs}
+    assert _ids(as_user(marketplace_setup.users["b_student"]).get("/api/v1/contracts/")) == set()
+    assert _ids(as_user(marketplace_setup.users["coordinator"]).get("/api/v1/contracts/")) == set()
+    assert _ids(as_user(marketplace_setup.users["staff"]).get("/api/v1/contracts/")) == {
+        ours,
+        theirs,
+    }
 
 
-def test_bid_lists_show_the_company_every_bid_and_a_student_their_own(w, as_user):  # type: ignore[no-untyped-def]
-    url = f"/api/v1/projects/{w.ids['open']}/bids/"
-    both = {w.ids["bid"], w.ids["outsider_bid"]}
-    assert _ids(as_user(w.users["owner"]).get(url)) == both
-    assert _ids(as_user(w.users["staff"]).get(url)) == both
-    assert _ids(as_user(w.users["bidder"]).get(url)) == {w.ids["bid"]}
-    assert _ids(as_user(w.users["outsider"]).get(url)) == {w.ids["outsider_bid"]}
-    assert _ids(as_user(w.users["rival"]).get(url)) == set()
-    assert _ids(as_user(w.users["b_student"]).get(url)) == set()
-    assert _ids(as_user(w.users["coordinator"]).get(url)) == set()
+def test_bid_lists_show_the_company_every_bid_and_a_student_their_own(marketplace_setup, as_user):  # type: ignore[no-untyped-def]
+    url = f"/api/v1/projects/{marketplace_setup.ids['open']}/bids/"
+    both = {marketplace_setup.ids["bid"], marketplace_setup.ids["outsider_bid"]}
+    assert _ids(as_user(marketplace_setup.users["owner"]).get(url)) == both
+    assert _ids(as_user(marketplace_setup.users["staff"]).get(url)) == both
+    assert _ids(as_user(marketplace_setup.users["bidder"]).get(url)) == {
+        marketplace_setup.ids["bid"]
+    }
+    assert _ids(as_user(marketplace_setup.users["outsider"]).get(url)) == {
+        marketplace_setup.ids["outsider_bid"]
+    }
+    assert _ids(as_user(marketplace_setup.users["rival"]).get(url)) == set()
+    assert _ids(as_user(marketplace_setup.users["b_student"]).get(url)) == set()
+    assert _ids(as_user(marketplace_setup.users["coordinator"]).get(url)) == set()
 
 
-def test_contract_ledger_is_not_reachable_through_the_rival_contract(w, as_user):  # type: ignore[no-untyped-def]
-    res = as_user(w.users["rival"]).get(f"/api/v1/contracts/{w.ids['rival_contract']}/ledger/")
+def test_contract_ledger_is_not_reachable_through_the_rival_contract(marketplace_setup, as_user):  # type: ignore[no-untyped-def]
+    res = as_user(marketplace_setup.users["rival"]).get(
+        f"/api/v1/contracts/{marketplace_setup.ids['rival_contract']}/ledger/"
+    )
     assert res.status_code == 200
     assert res.json()["results"] == []
-    res = as_user(w.users["owner"]).get(f"/api/v1/contracts/{w.ids['contract']}/ledger/")
+    res = as_user(marketplace_setup.users["owner"]).get(
+        f"/api/v1/contracts/{marketplace_setup.ids['contract']}/ledger/"
+    )
     accounts = {e["account"] for e in res.json()["results"]}
-    rival_company = w.users["rival"].company_membership.company_id
+    rival_company = marketplace_setup.users["rival"].company_membership.company_id
     assert f"company:{rival_company}" not in accounts
     assert sum(e["amount_cents"] for e in res.json()["results"]) == 0
 
 
-def test_verification_lists_are_scoped_to_the_school_or_the_student(w, as_user):  # type: ignore[no-untyped-def]
+def test_verification_lists_are_scoped_to_the_school_or_the_student(marketplace_setup, as_user):  # type: ignore[no-untyped-def]
     school_a = set(
-        EnrolmentVerification.objects.filter(school_id=w.ids["school_a"]).values_list(
-            "pk", flat=True
-        )
+        EnrolmentVerification.objects.filter(
+            school_id=marketplace_setup.ids["school_a"]
+        ).values_list("pk", flat=True)
     )
-    coordinator_sees = _ids(as_user(w.users["coordinator"]).get("/api/v1/verifications/"))
+    coordinator_sees = _ids(
+        as_user(marketplace_setup.users["coordinator"]).get("/api/v1/verifications/")
+    )
     assert coordinator_sees == school_a
-    assert w.ids["b_verification"] not in coordinator_sees
-    rival_sees = _ids(as_user(w.users["rival_coordinator"]).get("/api/v1/verifications/"))
-    assert w.ids["b_verification"] in rival_sees
+    assert marketplace_setup.ids["b_verification"] not in coordinator_sees
+    rival_sees = _ids(
+        as_user(marketplace_setup.users["rival_coordinator"]).get("/api/v1/verifications/")
+    )
+    assert marketplace_setup.ids["b_verification"] in rival_sees
     assert rival_sees.isdisjoint(school_a)
-    assert _ids(as_user(w.users["applicant"]).get("/api/v1/verifications/")) == {
-        w.ids["verification"]
+    assert _ids(as_user(marketplace_setup.users["applicant"]).get("/api/v1/verifications/")) == {
+        marketplace_setup.ids["verification"]
     }
-    assert _ids(as_user(w.users["owner"]).get("/api/v1/verifications/")) == set()
+    assert _ids(as_user(marketplace_setup.users["owner"]).get("/api/v1/verifications/")) == set()
 
 
 @pytest.mark.parametrize(
@@ -485,26 +500,30 @@ def test_verification_lists_are_scoped_to_the_school_or_the_student(w, as_user):
     ],
 )
 def test_school_restricted_briefs_are_listed_only_for_those_schools(  # type: ignore[no-untyped-def]
-    w, as_user, persona, sees_restricted
+    marketplace_setup, as_user, persona, sees_restricted
 ):
-    listed = _ids(as_user(w.users[persona]).get("/api/v1/projects/?page_size=100"))
-    assert (w.ids["restricted"] in listed) is sees_restricted
-    assert (w.ids["draft"] in listed) is (persona == "owner")
+    listed = _ids(as_user(marketplace_setup.users[persona]).get("/api/v1/projects/?page_size=100"))
+    assert (marketplace_setup.ids["restricted"] in listed) is sees_restricted
+    assert (marketplace_setup.ids["draft"] in listed) is (persona == "owner")
 
 
-def test_a_student_whose_verification_expired_no_longer_sees_restricted_briefs(w, as_user):  # type: ignore[no-untyped-def]
-    student = w.users["b_student"]
+def test_a_student_whose_verification_expired_no_longer_sees_restricted_briefs(
+    marketplace_setup, as_user
+):  # type: ignore[no-untyped-def]
+    student = marketplace_setup.users["b_student"]
     EnrolmentVerification.objects.filter(student=student).update(
         graduation_date=timezone.localdate() - dt.timedelta(days=1)
     )
     client = as_user(student)
-    assert w.ids["restricted"] not in _ids(client.get("/api/v1/projects/"))
-    assert client.get(f"/api/v1/projects/{w.ids['restricted']}/").status_code == 404
+    assert marketplace_setup.ids["restricted"] not in _ids(client.get("/api/v1/projects/"))
+    assert client.get(f"/api/v1/projects/{marketplace_setup.ids['restricted']}/").status_code == 404
 
 
-def test_students_list_only_open_briefs_and_those_they_bid_on(w, as_user):  # type: ignore[no-untyped-def]
-    listed = _ids(as_user(w.users["bidder"]).get("/api/v1/projects/?page_size=100"))
-    assert {w.ids["open"], w.ids["won"]} <= listed
-    assert w.ids["draft"] not in listed
-    listed = _ids(as_user(w.users["b_student"]).get("/api/v1/projects/?page_size=100"))
-    assert w.ids["won"] not in listed
+def test_students_list_only_open_briefs_and_those_they_bid_on(marketplace_setup, as_user):  # type: ignore[no-untyped-def]
+    listed = _ids(as_user(marketplace_setup.users["bidder"]).get("/api/v1/projects/?page_size=100"))
+    assert {marketplace_setup.ids["open"], marketplace_setup.ids["won"]} <= listed
+    assert marketplace_setup.ids["draft"] not in listed
+    listed = _ids(
+        as_user(marketplace_setup.users["b_student"]).get("/api/v1/projects/?page_size=100")
+    )
+    assert marketplace_setup.ids["won"] not in listed

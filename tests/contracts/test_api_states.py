@@ -30,7 +30,7 @@ DECLINED = {"payment_method": "pm_card_chargeDeclined"}
 
 
 @pytest.fixture
-def w(as_user):  # type: ignore[no-untyped-def]
+def brief_parties(as_user):  # type: ignore[no-untyped-def]
     school = SchoolFactory()
     owner = CompanyMemberFactory()
     student = VerifiedStudentFactory(verification__school=school)
@@ -55,19 +55,21 @@ def _bid(client, project_id: int, **overrides: object) -> int:  # type: ignore[n
     return res.json()["id"]
 
 
-def _accept(w, bid_id: int, milestones: list[dict] | None = None) -> dict:  # type: ignore[no-untyped-def]
+def _accept(brief_parties, bid_id: int, milestones: list[dict] | None = None) -> dict:  # type: ignore[no-untyped-def]
     body = {"milestones": milestones} if milestones else {}
-    res = w.company.post(f"/api/v1/bids/{bid_id}/accept/", body, format="json")
+    res = brief_parties.company.post(f"/api/v1/bids/{bid_id}/accept/", body, format="json")
     assert res.status_code == 201, res.content
     return res.json()
 
 
-def _contract(w, milestones: list[dict] | None = None) -> dict:  # type: ignore[no-untyped-def]
-    return _accept(w, _bid(w.me, w.project.pk), milestones)
+def _contract(brief_parties, milestones: list[dict] | None = None) -> dict:  # type: ignore[no-untyped-def]
+    return _accept(brief_parties, _bid(brief_parties.me, brief_parties.project.pk), milestones)
 
 
-def _fund(w, milestone_id: int) -> None:  # type: ignore[no-untyped-def]
-    res = w.company.post(f"/api/v1/milestones/{milestone_id}/fund/", VISA, format="json")
+def _fund(brief_parties, milestone_id: int) -> None:  # type: ignore[no-untyped-def]
+    res = brief_parties.company.post(
+        f"/api/v1/milestones/{milestone_id}/fund/", VISA, format="json"
+    )
     assert res.status_code == 200, res.content
     assert res.json()["status"] == "succeeded"
 
@@ -107,173 +109,210 @@ def _balanced(contract_id: int) -> None:
     assert (total or 0) == 0
 
 
-def _milestone_status(w, milestone_id: int) -> str:  # type: ignore[no-untyped-def]
+def _milestone_status(brief_parties, milestone_id: int) -> str:  # type: ignore[no-untyped-def]
     contract = Milestone.objects.get(pk=milestone_id).contract_id
-    res = w.company.get(f"/api/v1/contracts/{contract}/")
+    res = brief_parties.company.get(f"/api/v1/contracts/{contract}/")
     return next(m["status"] for m in res.json()["milestones"] if m["id"] == milestone_id)
 
 
-def test_approve_before_funding_or_submission_is_a_conflict(w):  # type: ignore[no-untyped-def]
-    contract = _contract(w)
+def test_approve_before_funding_or_submission_is_a_conflict(brief_parties):  # type: ignore[no-untyped-def]
+    contract = _contract(brief_parties)
     milestone = contract["milestones"][0]["id"]
     before = _world()
-    _conflict(w.company.post(f"/api/v1/milestones/{milestone}/approve/"))
+    _conflict(brief_parties.company.post(f"/api/v1/milestones/{milestone}/approve/"))
     assert _world() == before
-    _fund(w, milestone)
+    _fund(brief_parties, milestone)
     before = _world()
-    _conflict(w.company.post(f"/api/v1/milestones/{milestone}/approve/"))
-    _conflict(w.company.post(f"/api/v1/milestones/{milestone}/request-changes/", {}, format="json"))
+    _conflict(brief_parties.company.post(f"/api/v1/milestones/{milestone}/approve/"))
+    _conflict(
+        brief_parties.company.post(
+            f"/api/v1/milestones/{milestone}/request-changes/", {}, format="json"
+        )
+    )
     assert _world() == before
-    assert _milestone_status(w, milestone) == "funded"
+    assert _milestone_status(brief_parties, milestone) == "funded"
     _balanced(contract["id"])
 
 
-def test_submit_before_funding_is_a_conflict(w):  # type: ignore[no-untyped-def]
-    contract = _contract(w)
+def test_submit_before_funding_is_a_conflict(brief_parties):  # type: ignore[no-untyped-def]
+    contract = _contract(brief_parties)
     milestone = contract["milestones"][0]["id"]
     before = _world()
-    _conflict(w.me.post(f"/api/v1/milestones/{milestone}/submit/", {"note": "x"}, format="json"))
+    _conflict(
+        brief_parties.me.post(
+            f"/api/v1/milestones/{milestone}/submit/", {"note": "x"}, format="json"
+        )
+    )
     assert _world() == before
-    assert _milestone_status(w, milestone) == "pending"
+    assert _milestone_status(brief_parties, milestone) == "pending"
 
 
-def test_funding_twice_is_a_conflict_and_charges_once(w):  # type: ignore[no-untyped-def]
-    contract = _contract(w)
+def test_funding_twice_is_a_conflict_and_charges_once(brief_parties):  # type: ignore[no-untyped-def]
+    contract = _contract(brief_parties)
     milestone = contract["milestones"][0]["id"]
-    _fund(w, milestone)
+    _fund(brief_parties, milestone)
     _balanced(contract["id"])
     before = _world()
-    _conflict(w.company.post(f"/api/v1/milestones/{milestone}/fund/", VISA, format="json"))
-    _conflict(w.company.post(f"/api/v1/milestones/{milestone}/fund/", {}, format="json"))
+    _conflict(
+        brief_parties.company.post(f"/api/v1/milestones/{milestone}/fund/", VISA, format="json")
+    )
+    _conflict(
+        brief_parties.company.post(f"/api/v1/milestones/{milestone}/fund/", {}, format="json")
+    )
     assert _world() == before
     assert LedgerTransaction.objects.filter(kind="funding").count() == 1
     _balanced(contract["id"])
 
 
-def test_approving_twice_releases_once(w):  # type: ignore[no-untyped-def]
-    assert w.me.post("/api/v1/students/me/payouts/onboard/").status_code == 200
-    contract = _contract(w)
+def test_approving_twice_releases_once(brief_parties):  # type: ignore[no-untyped-def]
+    assert brief_parties.me.post("/api/v1/students/me/payouts/onboard/").status_code == 200
+    contract = _contract(brief_parties)
     milestone = contract["milestones"][0]["id"]
-    _fund(w, milestone)
+    _fund(brief_parties, milestone)
     assert (
-        w.me.post(
+        brief_parties.me.post(
             f"/api/v1/milestones/{milestone}/submit/", {"note": "Done"}, format="json"
         ).status_code
         == 200
     )
-    res = w.company.post(f"/api/v1/milestones/{milestone}/approve/")
+    res = brief_parties.company.post(f"/api/v1/milestones/{milestone}/approve/")
     assert res.status_code == 200 and res.json()["status"] == "released", res.content
     before = _world()
-    _conflict(w.company.post(f"/api/v1/milestones/{milestone}/approve/"))
-    _conflict(w.me.post(f"/api/v1/milestones/{milestone}/submit/", {"note": "Done"}, format="json"))
+    _conflict(brief_parties.company.post(f"/api/v1/milestones/{milestone}/approve/"))
+    _conflict(
+        brief_parties.me.post(
+            f"/api/v1/milestones/{milestone}/submit/", {"note": "Done"}, format="json"
+        )
+    )
     assert _world() == before
     assert LedgerTransaction.objects.filter(kind="release").count() == 1
     _balanced(contract["id"])
 
 
-def test_accepting_a_second_bid_on_the_same_brief_is_a_conflict(w):  # type: ignore[no-untyped-def]
-    first = _bid(w.me, w.project.pk)
-    second = _bid(w.rival, w.project.pk)
-    _accept(w, first)
+def test_accepting_a_second_bid_on_the_same_brief_is_a_conflict(brief_parties):  # type: ignore[no-untyped-def]
+    first = _bid(brief_parties.me, brief_parties.project.pk)
+    second = _bid(brief_parties.rival, brief_parties.project.pk)
+    _accept(brief_parties, first)
     assert Bid.objects.get(pk=second).status == Bid.Status.REJECTED
     before = _world()
-    _conflict(w.company.post(f"/api/v1/bids/{second}/accept/", {}, format="json"))
+    _conflict(brief_parties.company.post(f"/api/v1/bids/{second}/accept/", {}, format="json"))
     assert _world() == before
     assert Contract.objects.count() == 1
 
 
-def test_accepting_a_withdrawn_bid_is_a_conflict(w):  # type: ignore[no-untyped-def]
-    bid = _bid(w.me, w.project.pk)
-    res = w.me.post(f"/api/v1/bids/{bid}/withdraw/")
+def test_accepting_a_withdrawn_bid_is_a_conflict(brief_parties):  # type: ignore[no-untyped-def]
+    bid = _bid(brief_parties.me, brief_parties.project.pk)
+    res = brief_parties.me.post(f"/api/v1/bids/{bid}/withdraw/")
     assert res.status_code == 200 and res.json()["status"] == "withdrawn"
     before = _world()
-    _conflict(w.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
-    _conflict(w.company.post(f"/api/v1/bids/{bid}/shortlist/"))
-    _conflict(w.me.post(f"/api/v1/bids/{bid}/withdraw/"))
+    _conflict(brief_parties.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
+    _conflict(brief_parties.company.post(f"/api/v1/bids/{bid}/shortlist/"))
+    _conflict(brief_parties.me.post(f"/api/v1/bids/{bid}/withdraw/"))
     assert _world() == before
-    assert Project.objects.get(pk=w.project.pk).status == Project.Status.OPEN
+    assert Project.objects.get(pk=brief_parties.project.pk).status == Project.Status.OPEN
     assert not Contract.objects.exists()
     assert not Escrow.objects.exists()
 
 
-def test_withdrawing_or_rejecting_an_accepted_bid_is_a_conflict(w):  # type: ignore[no-untyped-def]
-    bid = _bid(w.me, w.project.pk)
-    _accept(w, bid)
+def test_withdrawing_or_rejecting_an_accepted_bid_is_a_conflict(brief_parties):  # type: ignore[no-untyped-def]
+    bid = _bid(brief_parties.me, brief_parties.project.pk)
+    _accept(brief_parties, bid)
     before = _world()
-    _conflict(w.me.post(f"/api/v1/bids/{bid}/withdraw/"))
-    _conflict(w.company.post(f"/api/v1/bids/{bid}/reject/"))
-    _conflict(w.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
+    _conflict(brief_parties.me.post(f"/api/v1/bids/{bid}/withdraw/"))
+    _conflict(brief_parties.company.post(f"/api/v1/bids/{bid}/reject/"))
+    _conflict(brief_parties.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
     assert _world() == before
     assert Bid.objects.get(pk=bid).status == Bid.Status.ACCEPTED
 
 
-def test_publishing_twice_is_a_conflict(w):  # type: ignore[no-untyped-def]
+def test_publishing_twice_is_a_conflict(brief_parties):  # type: ignore[no-untyped-def]
     draft = ProjectFactory(
-        company=w.project.company,
-        created_by=w.owner,
+        company=brief_parties.project.company,
+        created_by=brief_parties.owner,
         status=Project.Status.DRAFT,
         published_at=None,
     )
-    res = w.company.post(f"/api/v1/projects/{draft.pk}/publish/")
+    res = brief_parties.company.post(f"/api/v1/projects/{draft.pk}/publish/")
     assert res.status_code == 200 and res.json()["status"] == "open"
     before = _world()
-    _conflict(w.company.post(f"/api/v1/projects/{draft.pk}/publish/"))
+    _conflict(brief_parties.company.post(f"/api/v1/projects/{draft.pk}/publish/"))
     assert _world() == before
 
 
-def test_a_brief_in_progress_cannot_be_cancelled_edited_or_published(w):  # type: ignore[no-untyped-def]
-    _contract(w)
-    url = f"/api/v1/projects/{w.project.pk}/"
+def test_a_brief_in_progress_cannot_be_cancelled_edited_or_published(brief_parties):  # type: ignore[no-untyped-def]
+    _contract(brief_parties)
+    url = f"/api/v1/projects/{brief_parties.project.pk}/"
     before = _world()
-    _conflict(w.company.post(f"{url}cancel/"))
-    _conflict(w.company.post(f"{url}publish/"))
-    _conflict(w.company.patch(url, {"budget_cents": 1}, format="json"))
+    _conflict(brief_parties.company.post(f"{url}cancel/"))
+    _conflict(brief_parties.company.post(f"{url}publish/"))
+    _conflict(brief_parties.company.patch(url, {"budget_cents": 1}, format="json"))
     assert _world() == before
-    assert Project.objects.get(pk=w.project.pk).budget_cents == w.project.budget_cents
+    assert (
+        Project.objects.get(pk=brief_parties.project.pk).budget_cents
+        == brief_parties.project.budget_cents
+    )
 
 
-def test_cancelling_a_brief_rejects_its_pending_bids_and_cannot_be_repeated(w):  # type: ignore[no-untyped-def]
-    bid = _bid(w.me, w.project.pk)
-    res = w.company.post(f"/api/v1/projects/{w.project.pk}/cancel/")
+def test_cancelling_a_brief_rejects_its_pending_bids_and_cannot_be_repeated(brief_parties):  # type: ignore[no-untyped-def]
+    bid = _bid(brief_parties.me, brief_parties.project.pk)
+    res = brief_parties.company.post(f"/api/v1/projects/{brief_parties.project.pk}/cancel/")
     assert res.status_code == 200 and res.json()["status"] == "cancelled"
     assert Bid.objects.get(pk=bid).status == Bid.Status.REJECTED
     before = _world()
-    _conflict(w.company.post(f"/api/v1/projects/{w.project.pk}/cancel/"))
-    _conflict(w.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
+    _conflict(brief_parties.company.post(f"/api/v1/projects/{brief_parties.project.pk}/cancel/"))
+    _conflict(brief_parties.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
     assert _world() == before
 
 
-def test_bidding_twice_is_a_conflict(w):  # type: ignore[no-untyped-def]
-    _bid(w.me, w.project.pk)
+def test_bidding_twice_is_a_conflict(brief_parties):  # type: ignore[no-untyped-def]
+    _bid(brief_parties.me, brief_parties.project.pk)
     before = _world()
-    res = w.me.post(
-        f"/api/v1/projects/{w.project.pk}/bids/", {**BID, "amount_cents": 5_000}, format="json"
+    res = brief_parties.me.post(
+        f"/api/v1/projects/{brief_parties.project.pk}/bids/",
+        {**BID, "amount_cents": 5_000},
+        format="json",
     )
     _conflict(res)
     assert _world() == before
-    assert Bid.objects.filter(project=w.project, student=w.student).count() == 1
+    assert (
+        Bid.objects.filter(project=brief_parties.project, student=brief_parties.student).count()
+        == 1
+    )
 
 
-def test_bidding_on_a_closed_brief_is_refused(w):  # type: ignore[no-untyped-def]
-    bid = _bid(w.me, w.project.pk)
-    assert w.company.post(f"/api/v1/projects/{w.project.pk}/cancel/").status_code == 200
+def test_bidding_on_a_closed_brief_is_refused(brief_parties):  # type: ignore[no-untyped-def]
+    bid = _bid(brief_parties.me, brief_parties.project.pk)
+    assert (
+        brief_parties.company.post(
+            f"/api/v1/projects/{brief_parties.project.pk}/cancel/"
+        ).status_code
+        == 200
+    )
     before = _world()
-    res = w.me.post(f"/api/v1/projects/{w.project.pk}/bids/", BID, format="json")
+    res = brief_parties.me.post(
+        f"/api/v1/projects/{brief_parties.project.pk}/bids/", BID, format="json"
+    )
     _conflict(res)
     assert "cancelled" in res.json()["detail"]
     # A student who never bid no longer sees the brief at all.
-    res = w.rival.post(f"/api/v1/projects/{w.project.pk}/bids/", BID, format="json")
+    res = brief_parties.rival.post(
+        f"/api/v1/projects/{brief_parties.project.pk}/bids/", BID, format="json"
+    )
     assert res.status_code == 404, res.content
     assert _world() == before
     assert list(Bid.objects.values_list("pk", flat=True)) == [bid]
 
 
-def test_bidding_on_a_brief_in_progress_is_refused(w):  # type: ignore[no-untyped-def]
-    _contract(w)
+def test_bidding_on_a_brief_in_progress_is_refused(brief_parties):  # type: ignore[no-untyped-def]
+    _contract(brief_parties)
     before = _world()
-    res = w.me.post(f"/api/v1/projects/{w.project.pk}/bids/", BID, format="json")
+    res = brief_parties.me.post(
+        f"/api/v1/projects/{brief_parties.project.pk}/bids/", BID, format="json"
+    )
     _conflict(res)
-    res = w.rival.post(f"/api/v1/projects/{w.project.pk}/bids/", BID, format="json")
+    res = brief_parties.rival.post(
+        f"/api/v1/projects/{brief_parties.project.pk}/bids/", BID, format="json"
+    )
     assert res.status_code == 404, res.content
     assert _world() == before
 
@@ -282,69 +321,73 @@ def test_bidding_on_a_brief_in_progress_is_refused(w):  # type: ignore[no-untype
     "verification",
     [None, "pending_email", "pending_review", "rejected", "revoked", "expired", "graduated"],
 )
-def test_only_verified_students_bid(w, as_user, verification):  # type: ignore[no-untyped-def]
+def test_only_verified_students_bid(brief_parties, as_user, verification):  # type: ignore[no-untyped-def]
     student = StudentFactory()
     if verification == "graduated":
         VerificationFactory(
             student=student,
-            school=w.school,
+            school=brief_parties.school,
             graduation_date=timezone.localdate() - dt.timedelta(days=1),
         )
     elif verification is not None:
-        VerificationFactory(student=student, school=w.school, status=verification)
+        VerificationFactory(student=student, school=brief_parties.school, status=verification)
     before = _world()
-    res = as_user(student).post(f"/api/v1/projects/{w.project.pk}/bids/", BID, format="json")
+    res = as_user(student).post(
+        f"/api/v1/projects/{brief_parties.project.pk}/bids/", BID, format="json"
+    )
     assert res.status_code == 403, res.content
     assert res.json()["code"] == "permission_denied"
     assert _world() == before
 
 
-def test_a_student_revoked_after_bidding_cannot_be_accepted(w):  # type: ignore[no-untyped-def]
-    bid = _bid(w.me, w.project.pk)
-    verification = EnrolmentVerification.objects.get(student=w.student)
-    res = w.coordinator.post(
+def test_a_student_revoked_after_bidding_cannot_be_accepted(brief_parties):  # type: ignore[no-untyped-def]
+    bid = _bid(brief_parties.me, brief_parties.project.pk)
+    verification = EnrolmentVerification.objects.get(student=brief_parties.student)
+    res = brief_parties.coordinator.post(
         f"/api/v1/verifications/{verification.pk}/revoke/", {"reason": "Left"}, format="json"
     )
     assert res.status_code == 200 and res.json()["status"] == "revoked", res.content
     before = _world()
-    _conflict(w.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
+    _conflict(brief_parties.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
     assert _world() == before
-    assert Project.objects.get(pk=w.project.pk).status == Project.Status.OPEN
+    assert Project.objects.get(pk=brief_parties.project.pk).status == Project.Status.OPEN
     assert Bid.objects.get(pk=bid).status == Bid.Status.WITHDRAWN
 
 
 @pytest.mark.parametrize("how", ["status", "graduation_date"])
-def test_a_student_whose_verification_expired_cannot_be_accepted(w, how):  # type: ignore[no-untyped-def]
-    bid = _bid(w.me, w.project.pk)
-    verification = EnrolmentVerification.objects.filter(student=w.student)
+def test_a_student_whose_verification_expired_cannot_be_accepted(brief_parties, how):  # type: ignore[no-untyped-def]
+    bid = _bid(brief_parties.me, brief_parties.project.pk)
+    verification = EnrolmentVerification.objects.filter(student=brief_parties.student)
     if how == "status":
         verification.update(status=EnrolmentVerification.Status.EXPIRED)
     else:
         verification.update(graduation_date=timezone.localdate() - dt.timedelta(days=1))
     before = _world()
-    _conflict(w.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
+    _conflict(brief_parties.company.post(f"/api/v1/bids/{bid}/accept/", {}, format="json"))
     assert _world() == before
     assert not Contract.objects.exists()
 
 
-def test_a_declined_card_answers_402_and_a_good_card_then_funds(w):  # type: ignore[no-untyped-def]
-    contract = _contract(w)
+def test_a_declined_card_answers_402_and_a_good_card_then_funds(brief_parties):  # type: ignore[no-untyped-def]
+    contract = _contract(brief_parties)
     milestone = contract["milestones"][0]["id"]
     before = _world()
-    res = w.company.post(f"/api/v1/milestones/{milestone}/fund/", DECLINED, format="json")
+    res = brief_parties.company.post(
+        f"/api/v1/milestones/{milestone}/fund/", DECLINED, format="json"
+    )
     assert res.status_code == 402, res.content
     body = res.json()
     assert body["code"] == "payment_failed"
     assert body["decline_code"] == "card_declined"
     assert "payment_method" in body["errors"]
-    assert _milestone_status(w, milestone) == "pending"
+    assert _milestone_status(brief_parties, milestone) == "pending"
     after = _world()
     assert after["ledger_entries"] == before["ledger_entries"]
     assert after["escrow_events"] == before["escrow_events"]
     assert Escrow.objects.get(milestone__pk=milestone).status == Escrow.Status.AWAITING_FUNDING
     _balanced(contract["id"])
 
-    res = w.company.post(f"/api/v1/milestones/{milestone}/fund/", VISA, format="json")
+    res = brief_parties.company.post(f"/api/v1/milestones/{milestone}/fund/", VISA, format="json")
     assert res.status_code == 200, res.content
     assert res.json()["status"] == "succeeded"
     assert res.json()["milestone"]["status"] == "funded"
@@ -359,10 +402,12 @@ def test_a_declined_card_answers_402_and_a_good_card_then_funds(w):  # type: ign
         [{"title": "A", "amount_cents": 50_000}, {"title": "B", "amount_cents": 60_000}],
     ],
 )
-def test_milestones_that_do_not_add_up_are_refused(w, milestones):  # type: ignore[no-untyped-def]
-    bid = _bid(w.me, w.project.pk)
+def test_milestones_that_do_not_add_up_are_refused(brief_parties, milestones):  # type: ignore[no-untyped-def]
+    bid = _bid(brief_parties.me, brief_parties.project.pk)
     before = _world()
-    res = w.company.post(f"/api/v1/bids/{bid}/accept/", {"milestones": milestones}, format="json")
+    res = brief_parties.company.post(
+        f"/api/v1/bids/{bid}/accept/", {"milestones": milestones}, format="json"
+    )
     assert res.status_code == 400, res.content
     assert res.json()["code"] == "invalid"
     assert "milestones" in res.json()["errors"]
@@ -370,22 +415,24 @@ def test_milestones_that_do_not_add_up_are_refused(w, milestones):  # type: igno
 
 
 @pytest.mark.parametrize("amount", [0, -5])
-def test_a_milestone_without_a_positive_amount_is_refused(w, amount):  # type: ignore[no-untyped-def]
-    bid = _bid(w.me, w.project.pk)
+def test_a_milestone_without_a_positive_amount_is_refused(brief_parties, amount):  # type: ignore[no-untyped-def]
+    bid = _bid(brief_parties.me, brief_parties.project.pk)
     milestones = [
         {"title": "A", "amount_cents": amount},
         {"title": "B", "amount_cents": 100_000 - amount},
     ]
     before = _world()
-    res = w.company.post(f"/api/v1/bids/{bid}/accept/", {"milestones": milestones}, format="json")
+    res = brief_parties.company.post(
+        f"/api/v1/bids/{bid}/accept/", {"milestones": milestones}, format="json"
+    )
     assert res.status_code == 400, res.content
     assert any(key.startswith("milestones") for key in res.json()["errors"])
     assert _world() == before
 
 
-def test_the_ledger_balances_after_every_money_step(w):  # type: ignore[no-untyped-def]
+def test_the_ledger_balances_after_every_money_step(brief_parties):  # type: ignore[no-untyped-def]
     contract = _contract(
-        w,
+        brief_parties,
         [
             {"title": "Design", "amount_cents": 40_000},
             {"title": "Build", "amount_cents": 60_000},
@@ -394,56 +441,56 @@ def test_the_ledger_balances_after_every_money_step(w):  # type: ignore[no-untyp
     first, second = (m["id"] for m in contract["milestones"])
     _balanced(contract["id"])
     for milestone in (first, second):
-        _fund(w, milestone)
+        _fund(brief_parties, milestone)
         _balanced(contract["id"])
 
     assert (
-        w.me.post(
+        brief_parties.me.post(
             f"/api/v1/milestones/{first}/submit/", {"note": "Done"}, format="json"
         ).status_code
         == 200
     )
-    res = w.company.post(
+    res = brief_parties.company.post(
         f"/api/v1/milestones/{first}/request-changes/", {"note": "more"}, format="json"
     )
     assert res.json()["status"] == "changes_requested", res.content
-    _conflict(w.company.post(f"/api/v1/milestones/{first}/approve/"))
+    _conflict(brief_parties.company.post(f"/api/v1/milestones/{first}/approve/"))
     assert (
-        w.me.post(
+        brief_parties.me.post(
             f"/api/v1/milestones/{first}/submit/", {"note": "Done"}, format="json"
         ).status_code
         == 200
     )
-    res = w.company.post(f"/api/v1/milestones/{first}/approve/")
+    res = brief_parties.company.post(f"/api/v1/milestones/{first}/approve/")
     assert res.status_code == 200, res.content
     assert res.json()["status"] == "submitted"
     assert res.json()["escrow_status"] == "release_pending"
     assert LedgerTransaction.objects.filter(kind="release").count() == 0
     _balanced(contract["id"])
 
-    assert w.me.post("/api/v1/students/me/payouts/onboard/").status_code == 200
-    assert _milestone_status(w, first) == "released"
+    assert brief_parties.me.post("/api/v1/students/me/payouts/onboard/").status_code == 200
+    assert _milestone_status(brief_parties, first) == "released"
     _balanced(contract["id"])
 
     assert (
-        w.me.post(
+        brief_parties.me.post(
             f"/api/v1/milestones/{second}/submit/", {"note": "Done"}, format="json"
         ).status_code
         == 200
     )
-    res = w.company.post(f"/api/v1/milestones/{second}/approve/")
+    res = brief_parties.company.post(f"/api/v1/milestones/{second}/approve/")
     assert res.json()["status"] == "released", res.content
     _balanced(contract["id"])
 
-    res = w.company.get(f"/api/v1/contracts/{contract['id']}/ledger/?page_size=100")
+    res = brief_parties.company.get(f"/api/v1/contracts/{contract['id']}/ledger/?page_size=100")
     entries = res.json()["results"]
     assert sum(e["amount_cents"] for e in entries) == 0
     assert len({e["transaction"] for e in entries}) == 4
     assert Contract.objects.get(pk=contract["id"]).status == Contract.Status.COMPLETED
-    assert Project.objects.get(pk=w.project.pk).status == Project.Status.COMPLETED
+    assert Project.objects.get(pk=brief_parties.project.pk).status == Project.Status.COMPLETED
     before = _world()
-    _conflict(w.company.post(f"/api/v1/milestones/{second}/fund/", VISA, format="json"))
-    _conflict(w.company.post(f"/api/v1/milestones/{second}/approve/"))
+    _conflict(brief_parties.company.post(f"/api/v1/milestones/{second}/fund/", VISA, format="json"))
+    _conflict(brief_parties.company.post(f"/api/v1/milestones/{second}/approve/"))
     assert _world() == before
 
 

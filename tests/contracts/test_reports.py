@@ -8,6 +8,7 @@ import time_machine
 
 from marketplace.models import User
 from payments.services.payouts import payout_account_onboard
+from projects.contracts.disputes import dispute_resolve, milestone_dispute
 from projects.contracts.models import Contract
 from projects.contracts.reports import (
     ProjectSpending,
@@ -19,12 +20,7 @@ from projects.contracts.reports import (
     student_earnings_by_month,
 )
 from projects.contracts.selectors import student_earnings
-from projects.contracts.services import (
-    dispute_resolve,
-    milestone_approve,
-    milestone_dispute,
-    milestone_submit,
-)
+from projects.contracts.services import milestone_approve, milestone_submit
 from schools.services import verification_revoke
 from tests.factories import CompanyMemberFactory, SchoolFactory, UserFactory, VerifiedStudentFactory
 from tests.factories.contracts import active_contract, completed_contract
@@ -45,7 +41,7 @@ def fees(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def w():  # type: ignore[no-untyped-def]
+def half_year():  # type: ignore[no-untyped-def]
     """Half a year of one company and one school, by the services, on a frozen clock.
 
     - January: contract A (100.00 EUR) funded: 105.00 charged with the fee.
@@ -98,61 +94,61 @@ def w():  # type: ignore[no-untyped-def]
     )
 
 
-def test_company_spending_counts_each_payment_in_its_month_net_of_refunds(w):
+def test_company_spending_counts_each_payment_in_its_month_net_of_refunds(half_year):
     with at(6, 15):
-        series = company_spending_by_month(company_id=w.company.pk, months=6)
+        series = company_spending_by_month(company_id=half_year.company.pk, months=6)
 
     # B's 50.00 refund (April) lowers March, when B was paid for.
     assert series == {"EUR": list(zip(MONTHS, [10_500, 0, 16_000, 0, 0, 0], strict=True))}
 
 
-def test_company_spending_per_project(w):
-    assert company_spending_by_project(company_id=w.company.pk) == [
-        ProjectSpending(w.b.project_id, w.b.project.title, "EUR", 16_000),
-        ProjectSpending(w.a.project_id, w.a.project.title, "EUR", 10_500),
+def test_company_spending_per_project(half_year):
+    assert company_spending_by_project(company_id=half_year.company.pk) == [
+        ProjectSpending(half_year.b.project_id, half_year.b.project.title, "EUR", 16_000),
+        ProjectSpending(half_year.a.project_id, half_year.a.project.title, "EUR", 10_500),
     ]
 
 
-def test_student_earnings_per_month_add_up_to_the_ledger(w):
+def test_student_earnings_per_month_add_up_to_the_ledger(half_year):
     with at(6, 15):
-        series = student_earnings_by_month(student_id=w.student.pk, months=6)
+        series = student_earnings_by_month(student_id=half_year.student.pk, months=6)
 
     assert series == {"EUR": list(zip(MONTHS, [0, 9_000, 0, 14_400, 0, 0], strict=True))}
     assert (
         sum(v for _, v in series["EUR"])
-        == student_earnings(student_ids=[w.student.pk])[w.student.pk]["EUR"]
+        == student_earnings(student_ids=[half_year.student.pk])[half_year.student.pk]["EUR"]
     )
 
 
-def test_a_window_drops_older_months(w):
+def test_a_window_drops_older_months(half_year):
     with at(6, 15):
-        series = student_earnings_by_month(student_id=w.student.pk, months=3)
+        series = student_earnings_by_month(student_id=half_year.student.pk, months=3)
 
     assert series == {
         "EUR": [(dt.date(2025, 4, 1), 14_400), (dt.date(2025, 5, 1), 0), (dt.date(2025, 6, 1), 0)]
     }
 
 
-def test_school_verified_students_in_force_at_each_month_end(w):
+def test_school_verified_students_in_force_at_each_month_end(half_year):
     with at(6, 15):
-        series = school_verified_students_by_month(school_id=w.school.pk, months=6)
+        series = school_verified_students_by_month(school_id=half_year.school.pk, months=6)
 
     # Jan: student + graduate; Feb: the graduate left on the 15th; Mar–Apr: + leaver;
     # May: the leaver was revoked; June: as of today.
     assert series == list(zip(MONTHS, [2, 1, 2, 2, 1, 1], strict=True))
 
 
-def test_school_completed_contracts_per_month(w):
+def test_school_completed_contracts_per_month(half_year):
     with at(6, 15):
-        series = school_completed_contracts_by_month(school_id=w.school.pk, months=6)
+        series = school_completed_contracts_by_month(school_id=half_year.school.pk, months=6)
 
     assert Contract.objects.filter(status="completed").count() == 3  # the other school's too
     assert series == list(zip(MONTHS, [0, 1, 0, 1, 0, 0], strict=True))
 
 
-def test_school_earnings_per_month_are_its_students_only(w):
+def test_school_earnings_per_month_are_its_students_only(half_year):
     with at(6, 15):
-        series = school_earnings_by_month(school_id=w.school.pk, months=6)
+        series = school_earnings_by_month(school_id=half_year.school.pk, months=6)
 
     assert series == {"EUR": list(zip(MONTHS, [0, 9_000, 0, 14_400, 0, 0], strict=True))}
 
@@ -184,23 +180,31 @@ def test_months_roll_over_the_year_in_utc():
     ]
 
 
-def test_each_currency_has_its_own_series(w):
+def test_each_currency_has_its_own_series(half_year):
     from tests.factories import ProjectFactory
 
     with at(6, 1):
-        usd = ProjectFactory(company=w.company, created_by=w.a.project.created_by, currency="USD")
+        usd = ProjectFactory(
+            company=half_year.company, created_by=half_year.a.project.created_by, currency="USD"
+        )
         from projects.briefs.services import bid_submit
         from projects.contracts.services import bid_accept, milestone_fund
 
         bid = bid_submit(
-            project_id=usd.pk, by=w.student, amount_cents=4_000, estimated_days=2, cover_letter="x"
+            project_id=usd.pk,
+            by=half_year.student,
+            amount_cents=4_000,
+            estimated_days=2,
+            cover_letter="x",
         )
-        milestone = bid_accept(bid_id=bid.pk, by=w.a.project.created_by).milestones.get()
+        milestone = bid_accept(bid_id=bid.pk, by=half_year.a.project.created_by).milestones.get()
         milestone_fund(
-            milestone_id=milestone.pk, by=w.a.project.created_by, payment_method="pm_card_visa"
+            milestone_id=milestone.pk,
+            by=half_year.a.project.created_by,
+            payment_method="pm_card_visa",
         )
     with at(6, 15):
-        series = company_spending_by_month(company_id=w.company.pk, months=6)
+        series = company_spending_by_month(company_id=half_year.company.pk, months=6)
 
     assert sorted(series) == ["EUR", "USD"]
     assert series["USD"][-1] == (dt.date(2025, 6, 1), 4_200)
@@ -208,21 +212,23 @@ def test_each_currency_has_its_own_series(w):
 
 
 REPORTS = [
-    lambda w: company_spending_by_month(company_id=w.company.pk),
-    lambda w: company_spending_by_project(company_id=w.company.pk),
-    lambda w: student_earnings_by_month(student_id=w.student.pk),
-    lambda w: school_verified_students_by_month(school_id=w.school.pk),
-    lambda w: school_completed_contracts_by_month(school_id=w.school.pk),
-    lambda w: school_earnings_by_month(school_id=w.school.pk),
+    lambda half_year: company_spending_by_month(company_id=half_year.company.pk),
+    lambda half_year: company_spending_by_project(company_id=half_year.company.pk),
+    lambda half_year: student_earnings_by_month(student_id=half_year.student.pk),
+    lambda half_year: school_verified_students_by_month(school_id=half_year.school.pk),
+    lambda half_year: school_completed_contracts_by_month(school_id=half_year.school.pk),
+    lambda half_year: school_earnings_by_month(school_id=half_year.school.pk),
 ]
 
 
 @pytest.mark.parametrize("report", REPORTS)
-def test_each_report_is_one_query_however_long_the_history(w, report, django_assert_num_queries):
+def test_each_report_is_one_query_however_long_the_history(
+    half_year, report, django_assert_num_queries
+):
     with django_assert_num_queries(1):
-        report(w)
+        report(half_year)
     with at(6, 1):
-        completed_contract(owner=w.a.project.created_by, student=w.student)
-        VerifiedStudentFactory(verification__school=w.school)
+        completed_contract(owner=half_year.a.project.created_by, student=half_year.student)
+        VerifiedStudentFactory(verification__school=half_year.school)
     with django_assert_num_queries(1):
-        report(w)
+        report(half_year)

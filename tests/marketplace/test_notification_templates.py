@@ -628,7 +628,7 @@ def question_answered(w):
     )
 
 
-# Stripe events (projects.payment_notices).
+# Stripe events (payments.notifications, projects.contracts.notifications).
 
 
 def payment_failed(w):

@@ -15,8 +15,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from marketplace.errors import ValidationFailed
 from marketplace.models import User
+from projects.contracts.disputes import milestone_dispute
 from projects.contracts.models import Delivery, Dispute, Milestone
-from projects.contracts.services import milestone_dispute
 from projects.messaging.files import upload_check
 from projects.messaging.models import Attachment
 from tests.factories import CompanyMemberFactory, UserFactory, VerifiedStudentFactory
@@ -106,7 +106,7 @@ def test_the_size_limit_is_inclusive(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def w(as_user):  # type: ignore[no-untyped-def]
+def funded_contract(as_user):  # type: ignore[no-untyped-def]
     contract = active_contract(amounts=(10_000, 20_000))
     first, second = contract.milestones.order_by("position")
     owner = contract.project.created_by
@@ -132,9 +132,13 @@ def _deliver(client, milestone_id: int, *files: SimpleUploadedFile, **fields: st
     )
 
 
-def test_a_delivery_carries_files_served_only_to_the_parties_and_staff(w):  # type: ignore[no-untyped-def]
+def test_a_delivery_carries_files_served_only_to_the_parties_and_staff(funded_contract):  # type: ignore[no-untyped-def]
     res = _deliver(
-        w.me, w.first.pk, _file("report.pdf", PDF), _file("shot.png", PNG), url="https://x.test/"
+        funded_contract.me,
+        funded_contract.first.pk,
+        _file("report.pdf", PDF),
+        _file("shot.png", PNG),
+        url="https://x.test/",
     )
     assert res.status_code == 201, res.content
     delivery = res.json()["deliveries"][0]
@@ -149,39 +153,46 @@ def test_a_delivery_carries_files_served_only_to_the_parties_and_staff(w):  # ty
     assert attachment.storage_name.startswith("attachments/")
     assert "report" not in attachment.storage_name
     assert default_storage.exists(attachment.storage_name)
-    for client in (w.company, w.me, w.staff):
+    for client in (funded_contract.company, funded_contract.me, funded_contract.staff):
         got = client.get(url)
         assert got.status_code == 200
         assert b"".join(got.streaming_content) == PDF
         assert got["Content-Type"] == "application/pdf"
         assert got["Content-Disposition"].startswith('attachment; filename="report.pdf"')
         assert got["X-Content-Type-Options"] == "nosniff"
-    for client in (w.rival, w.other_student):
+    for client in (funded_contract.rival, funded_contract.other_student):
         assert client.get(url).status_code == 404
-    contract = w.company.get(f"/api/v1/contracts/{w.contract.pk}/").json()
+    contract = funded_contract.company.get(
+        f"/api/v1/contracts/{funded_contract.contract.pk}/"
+    ).json()
     assert contract["milestones"][0]["deliveries"][0]["files"][1]["name"] == "shot.png"
 
 
-def test_anonymous_and_unknown_files(w, api):  # type: ignore[no-untyped-def]
-    _deliver(w.me, w.first.pk, _file("report.pdf", PDF))
+def test_anonymous_and_unknown_files(funded_contract, api):  # type: ignore[no-untyped-def]
+    _deliver(funded_contract.me, funded_contract.first.pk, _file("report.pdf", PDF))
     url = f"/api/v1/files/{Attachment.objects.get().uuid}/"
     assert api.get(url).status_code == 401
-    assert w.me.get("/api/v1/files/00000000-0000-0000-0000-000000000000/").status_code == 404
-    assert w.me.get("/api/v1/files/not-a-uuid/").status_code == 404
+    assert (
+        funded_contract.me.get("/api/v1/files/00000000-0000-0000-0000-000000000000/").status_code
+        == 404
+    )
+    assert funded_contract.me.get("/api/v1/files/not-a-uuid/").status_code == 404
 
 
 @pytest.mark.parametrize(
     ("name", "content"),
     [("virus.pdf", ELF), ("empty.pdf", b""), ("big.txt", b"a" * 1025)],
 )
-def test_a_refused_file_delivers_nothing(w, settings, name, content):  # type: ignore[no-untyped-def]
+def test_a_refused_file_delivers_nothing(funded_contract, settings, name, content):  # type: ignore[no-untyped-def]
     settings.MAX_UPLOAD_BYTES = 1024
-    res = _deliver(w.me, w.first.pk, _file("fine.pdf", PDF), _file(name, content))
+    res = _deliver(
+        funded_contract.me, funded_contract.first.pk, _file("fine.pdf", PDF), _file(name, content)
+    )
     assert res.status_code == 400, res.content
     assert list(res.json()["errors"]) == ["files"]
     assert name in res.json()["detail"]
     assert not Delivery.objects.exists() and not Attachment.objects.exists()
-    assert Milestone.objects.get(pk=w.first.pk).work_status == "pending"
+    assert Milestone.objects.get(pk=funded_contract.first.pk).work_status == "pending"
 
 
 def _stored() -> set[str]:
@@ -191,24 +202,34 @@ def _stored() -> set[str]:
     return {f"{d}/{f}" for d in dirs for f in default_storage.listdir(f"attachments/{d}")[1]}
 
 
-def test_a_failed_delivery_leaves_no_file_in_storage(w):  # type: ignore[no-untyped-def]
+def test_a_failed_delivery_leaves_no_file_in_storage(funded_contract):  # type: ignore[no-untyped-def]
     before = _stored()
-    assert _deliver(w.company, w.first.pk, _file("fine.pdf", PDF)).status_code == 403
-    assert _deliver(w.me, w.first.pk).status_code == 201
-    res = _deliver(w.me, w.first.pk, _file("again.pdf", PDF))
+    assert (
+        _deliver(
+            funded_contract.company, funded_contract.first.pk, _file("fine.pdf", PDF)
+        ).status_code
+        == 403
+    )
+    assert _deliver(funded_contract.me, funded_contract.first.pk).status_code == 201
+    res = _deliver(funded_contract.me, funded_contract.first.pk, _file("again.pdf", PDF))
     assert res.status_code == 409
     assert _stored() == before
     assert not Attachment.objects.exists()
 
 
 @pytest.mark.parametrize("who", ["rival", "other_student"])
-def test_third_parties_cannot_deliver(w, who):  # type: ignore[no-untyped-def]
-    assert _deliver(getattr(w, who), w.first.pk, _file("a.pdf", PDF)).status_code == 404
+def test_third_parties_cannot_deliver(funded_contract, who):  # type: ignore[no-untyped-def]
+    assert (
+        _deliver(
+            getattr(funded_contract, who), funded_contract.first.pk, _file("a.pdf", PDF)
+        ).status_code
+        == 404
+    )
 
 
-def test_the_json_submit_route_still_works(w):  # type: ignore[no-untyped-def]
-    res = w.me.post(
-        f"/api/v1/milestones/{w.first.pk}/submit/",
+def test_the_json_submit_route_still_works(funded_contract):  # type: ignore[no-untyped-def]
+    res = funded_contract.me.post(
+        f"/api/v1/milestones/{funded_contract.first.pk}/submit/",
         {"note": "done", "url": "https://example.com/work"},
         format="json",
     )
@@ -216,8 +237,8 @@ def test_the_json_submit_route_still_works(w):  # type: ignore[no-untyped-def]
     assert res.json()["deliveries"][0]["files"] == []
 
 
-def test_signed_urls_redirect_when_the_storage_signs(w, settings, monkeypatch):  # type: ignore[no-untyped-def]
-    _deliver(w.me, w.first.pk, _file("rapport été.pdf", PDF))
+def test_signed_urls_redirect_when_the_storage_signs(funded_contract, settings, monkeypatch):  # type: ignore[no-untyped-def]
+    _deliver(funded_contract.me, funded_contract.first.pk, _file("rapport été.pdf", PDF))
     attachment = Attachment.objects.get()
     calls = {}
 
@@ -228,29 +249,31 @@ def test_signed_urls_redirect_when_the_storage_signs(w, settings, monkeypatch): 
     monkeypatch.setattr(default_storage, "url", fake_url, raising=False)
     settings.FILE_SIGNED_URLS = True
     settings.FILE_URL_MAX_AGE = 120
-    res = w.company.get(f"/api/v1/files/{attachment.uuid}/")
+    res = funded_contract.company.get(f"/api/v1/files/{attachment.uuid}/")
     assert res.status_code == 302
     assert res["Location"].startswith("https://bucket.test/attachments/")
     assert calls["expire"] == 120
     assert calls["parameters"]["ResponseContentType"] == "application/pdf"
     assert calls["parameters"]["ResponseContentDisposition"].startswith("attachment;")
-    assert w.rival.get(f"/api/v1/files/{attachment.uuid}/").status_code == 404
+    assert funded_contract.rival.get(f"/api/v1/files/{attachment.uuid}/").status_code == 404
 
 
-def test_message_files_follow_the_thread_rule_for_staff(w):  # type: ignore[no-untyped-def]
-    res = w.me.post(
-        f"/api/v1/contracts/{w.contract.pk}/messages/",
+def test_message_files_follow_the_thread_rule_for_staff(funded_contract):  # type: ignore[no-untyped-def]
+    res = funded_contract.me.post(
+        f"/api/v1/contracts/{funded_contract.contract.pk}/messages/",
         {"body": "Draft attached", "files": [_file("draft.pdf", PDF)]},
         format="multipart",
     )
     assert res.status_code == 201, res.content
     url = res.json()["attachments"][0]["url"]
-    assert w.company.get(url).status_code == 200
-    assert w.staff.get(url).status_code == 404
-    milestone_dispute(milestone_id=w.first.pk, by=w.owner, reason="Not what we agreed")
-    assert w.staff.get(url).status_code == 200
+    assert funded_contract.company.get(url).status_code == 200
+    assert funded_contract.staff.get(url).status_code == 404
+    milestone_dispute(
+        milestone_id=funded_contract.first.pk, by=funded_contract.owner, reason="Not what we agreed"
+    )
+    assert funded_contract.staff.get(url).status_code == 200
     Dispute.objects.update(status=Dispute.Status.RESOLVED)
-    assert w.staff.get(url).status_code == 404
+    assert funded_contract.staff.get(url).status_code == 404
 
 
 def _settings_in_subprocess(**env: str):  # type: ignore[no-untyped-def]
@@ -292,8 +315,8 @@ def test_storage_is_a_private_folder_by_default_and_s3_on_demand(tmp_path):  # t
     assert "STORAGE_BACKEND must be local or s3" in refused.stderr
 
 
-def test_no_route_serves_the_storage_folder(w, api):  # type: ignore[no-untyped-def]
-    _deliver(w.me, w.first.pk, _file("report.pdf", PDF))
+def test_no_route_serves_the_storage_folder(funded_contract, api):  # type: ignore[no-untyped-def]
+    _deliver(funded_contract.me, funded_contract.first.pk, _file("report.pdf", PDF))
     name = Attachment.objects.get().storage_name
     for prefix in ("/media/", "/private-files/", "/static/", "/"):
         assert api.get(prefix + name).status_code == 404

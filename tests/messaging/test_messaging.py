@@ -8,8 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from marketplace.models import Notification, OutboundEmail, User
 from projects.briefs.models import Project
 from projects.briefs.services import bid_submit
+from projects.contracts.disputes import milestone_dispute
 from projects.contracts.models import Dispute
-from projects.contracts.services import bid_accept, milestone_dispute
+from projects.contracts.services import bid_accept
 from projects.messaging.models import Message, Thread
 from projects.messaging.services import contact_details_found
 from tests.factories import (
@@ -49,7 +50,7 @@ def test_contact_details_are_spotted(text, codes):  # type: ignore[no-untyped-de
 
 
 @pytest.fixture
-def w(as_user):  # type: ignore[no-untyped-def]
+def conversations(as_user):  # type: ignore[no-untyped-def]
     owner = CompanyMemberFactory()
     colleague = CompanyMembershipFactory(company=owner.company_membership.company).user
     brief = open_brief(owner=owner)
@@ -76,142 +77,188 @@ def w(as_user):  # type: ignore[no-untyped-def]
     )
 
 
-def test_a_question_with_contact_details_is_kept_as_typed_with_a_warning(w):  # type: ignore[no-untyped-def]
+def test_a_question_with_contact_details_is_kept_as_typed_with_a_warning(conversations):  # type: ignore[no-untyped-def]
     body = "Can we talk? lea@gmail.com / 06 12 34 56 78"
-    res = w.me.post(w.questions, {"body": body}, format="json")
+    res = conversations.me.post(conversations.questions, {"body": body}, format="json")
     assert res.status_code == 201, res.content
     assert res.json()["body"] == body
     assert [x["code"] for x in res.json()["warnings"]] == ["contact_email", "contact_phone"]
     assert Message.objects.get().body == body
     thread = res.json()["thread"]
-    answer = w.company.post(
-        f"{w.questions}{thread}/messages/", {"body": "Sure: Tuesday?"}, format="json"
+    answer = conversations.company.post(
+        f"{conversations.questions}{thread}/messages/", {"body": "Sure: Tuesday?"}, format="json"
     )
     assert answer.status_code == 201 and answer.json()["warnings"] == []
 
 
-def test_no_warning_once_a_contract_exists(w):  # type: ignore[no-untyped-def]
-    res = w.c_student.post(w.messages, {"body": "My number: 06 12 34 56 78"}, format="json")
+def test_no_warning_once_a_contract_exists(conversations):  # type: ignore[no-untyped-def]
+    res = conversations.c_student.post(
+        conversations.messages, {"body": "My number: 06 12 34 56 78"}, format="json"
+    )
     assert res.status_code == 201
     assert res.json()["warnings"] == []
 
 
-def test_the_company_sees_every_thread_a_student_only_theirs(w, as_user):  # type: ignore[no-untyped-def]
-    w.me.post(w.questions, {"body": "Is the budget firm?"}, format="json")
-    w.other_student.post(w.questions, {"body": "Which CMS?"}, format="json")
-    assert len(w.company.get(w.questions).json()["results"]) == 2
-    assert len(as_user(w.colleague).get(w.questions).json()["results"]) == 2
-    mine = w.me.get(w.questions).json()["results"]
-    assert [t["student"]["id"] for t in mine] == [w.asker.pk]
-    other_thread = Thread.objects.exclude(student=w.asker).get().pk
-    url = f"{w.questions}{other_thread}/messages/"
-    assert w.me.get(url).status_code == 404
-    assert w.me.post(url, {"body": "hi"}, format="json").status_code == 404
-    assert w.me.post(f"{w.questions}{other_thread}/read/").status_code == 404
-
-
-def test_questions_route_refusals(w):  # type: ignore[no-untyped-def]
-    assert w.rival.get(w.questions).status_code == 403
-    assert w.coordinator.get(w.questions).status_code == 403
-    assert w.company.post(w.questions, {"body": "?"}, format="json").status_code == 403
-    assert w.me.post(w.questions, {"body": "  "}, format="json").status_code == 400
-    w.brief.status = Project.Status.CANCELLED
-    w.brief.save()
-    assert w.me.get(w.questions).status_code == 404
-
-
-def test_a_student_thread_becomes_the_contract_thread(w):  # type: ignore[no-untyped-def]
-    thread = w.me.post(w.questions, {"body": "Can I start Monday?"}, format="json").json()["thread"]
-    bid = bid_submit(
-        project_id=w.brief.pk, by=w.asker, amount_cents=90_000, estimated_days=3, cover_letter="x"
+def test_the_company_sees_every_thread_a_student_only_theirs(conversations, as_user):  # type: ignore[no-untyped-def]
+    conversations.me.post(conversations.questions, {"body": "Is the budget firm?"}, format="json")
+    conversations.other_student.post(conversations.questions, {"body": "Which CMS?"}, format="json")
+    assert len(conversations.company.get(conversations.questions).json()["results"]) == 2
+    assert len(as_user(conversations.colleague).get(conversations.questions).json()["results"]) == 2
+    mine = conversations.me.get(conversations.questions).json()["results"]
+    assert [t["student"]["id"] for t in mine] == [conversations.asker.pk]
+    other_thread = Thread.objects.exclude(student=conversations.asker).get().pk
+    url = f"{conversations.questions}{other_thread}/messages/"
+    assert conversations.me.get(url).status_code == 404
+    assert conversations.me.post(url, {"body": "hi"}, format="json").status_code == 404
+    assert (
+        conversations.me.post(f"{conversations.questions}{other_thread}/read/").status_code == 404
     )
-    contract = bid_accept(bid_id=bid.pk, by=w.owner)
-    res = w.company.get(f"/api/v1/contracts/{contract.pk}/messages/")
+
+
+def test_questions_route_refusals(conversations):  # type: ignore[no-untyped-def]
+    assert conversations.rival.get(conversations.questions).status_code == 403
+    assert conversations.coordinator.get(conversations.questions).status_code == 403
+    assert (
+        conversations.company.post(
+            conversations.questions, {"body": "?"}, format="json"
+        ).status_code
+        == 403
+    )
+    assert (
+        conversations.me.post(conversations.questions, {"body": "  "}, format="json").status_code
+        == 400
+    )
+    conversations.brief.status = Project.Status.CANCELLED
+    conversations.brief.save()
+    assert conversations.me.get(conversations.questions).status_code == 404
+
+
+def test_a_student_thread_becomes_the_contract_thread(conversations):  # type: ignore[no-untyped-def]
+    thread = conversations.me.post(
+        conversations.questions, {"body": "Can I start Monday?"}, format="json"
+    ).json()["thread"]
+    bid = bid_submit(
+        project_id=conversations.brief.pk,
+        by=conversations.asker,
+        amount_cents=90_000,
+        estimated_days=3,
+        cover_letter="x",
+    )
+    contract = bid_accept(bid_id=bid.pk, by=conversations.owner)
+    res = conversations.company.get(f"/api/v1/contracts/{contract.pk}/messages/")
     assert res.json()["thread"] == thread
     assert [m["body"] for m in res.json()["results"]] == ["Can I start Monday?"]
 
 
-def test_unread_counts_and_read_marks(w, as_user):  # type: ignore[no-untyped-def]
+def test_unread_counts_and_read_marks(conversations, as_user):  # type: ignore[no-untyped-def]
     for text in ("one", "two", "three"):
-        assert w.c_student.post(w.messages, {"body": text}, format="json").status_code == 201
-    res = w.c_company.get(w.messages)
+        assert (
+            conversations.c_student.post(
+                conversations.messages, {"body": text}, format="json"
+            ).status_code
+            == 201
+        )
+    res = conversations.c_company.get(conversations.messages)
     assert res.json()["unread_count"] == 3
     assert [m["body"] for m in res.json()["results"]] == ["three", "two", "one"]
-    assert w.c_student.get(w.messages).json()["unread_count"] == 0
-    assert w.c_company.post(f"{w.messages}read/").status_code == 200
-    assert w.c_company.get(w.messages).json()["unread_count"] == 0
-    w.c_student.post(w.messages, {"body": "four"}, format="json")
-    assert w.c_company.get(w.messages).json()["unread_count"] == 1
-    w.c_company.post(w.messages, {"body": "answer"}, format="json")
-    assert w.c_company.get(w.messages).json()["unread_count"] == 0
-    assert w.c_student.get(w.messages).json()["unread_count"] == 1
+    assert conversations.c_student.get(conversations.messages).json()["unread_count"] == 0
+    assert conversations.c_company.post(f"{conversations.messages}read/").status_code == 200
+    assert conversations.c_company.get(conversations.messages).json()["unread_count"] == 0
+    conversations.c_student.post(conversations.messages, {"body": "four"}, format="json")
+    assert conversations.c_company.get(conversations.messages).json()["unread_count"] == 1
+    conversations.c_company.post(conversations.messages, {"body": "answer"}, format="json")
+    assert conversations.c_company.get(conversations.messages).json()["unread_count"] == 0
+    assert conversations.c_student.get(conversations.messages).json()["unread_count"] == 1
 
 
-def test_the_other_side_is_told_with_one_email_per_unread_run(w):  # type: ignore[no-untyped-def]
-    company_user = w.contract.project.created_by
+def test_the_other_side_is_told_with_one_email_per_unread_run(conversations):  # type: ignore[no-untyped-def]
+    company_user = conversations.contract.project.created_by
     for text in ("one", "two"):
-        w.c_student.post(w.messages, {"body": text}, format="json")
+        conversations.c_student.post(conversations.messages, {"body": text}, format="json")
     assert Notification.objects.filter(user=company_user, kind="message_received").count() == 2
     assert (
         OutboundEmail.objects.filter(to=company_user.email, template="message_received").count()
         == 1
     )
-    w.c_company.post(f"{w.messages}read/")
-    w.c_student.post(w.messages, {"body": "three"}, format="json")
+    conversations.c_company.post(f"{conversations.messages}read/")
+    conversations.c_student.post(conversations.messages, {"body": "three"}, format="json")
     assert (
         OutboundEmail.objects.filter(to=company_user.email, template="message_received").count()
         == 2
     )
-    assert not Notification.objects.filter(user=w.contract.student, kind="message_received")
-    w.me.post(w.questions, {"body": "Question"}, format="json")
+    assert not Notification.objects.filter(
+        user=conversations.contract.student, kind="message_received"
+    )
+    conversations.me.post(conversations.questions, {"body": "Question"}, format="json")
     assert Notification.objects.filter(kind="question_received").count() == 2  # two members
-    thread = Thread.objects.get(project=w.brief).pk
-    w.company.post(f"{w.questions}{thread}/messages/", {"body": "Answer"}, format="json")
-    assert Notification.objects.get(kind="question_answered").user == w.asker
+    thread = Thread.objects.get(project=conversations.brief).pk
+    conversations.company.post(
+        f"{conversations.questions}{thread}/messages/", {"body": "Answer"}, format="json"
+    )
+    assert Notification.objects.get(kind="question_answered").user == conversations.asker
 
 
 @pytest.mark.parametrize("who", ["rival", "other_student", "coordinator", "me"])
-def test_third_parties_get_404_on_a_contract_thread(w, who):  # type: ignore[no-untyped-def]
-    w.c_student.post(w.messages, {"body": "hello"}, format="json")
-    client = getattr(w, who)
-    assert client.get(w.messages).status_code == 404
-    assert client.post(w.messages, {"body": "x"}, format="json").status_code == 404
-    assert client.post(f"{w.messages}read/").status_code == 404
-    thread = Thread.objects.get(project=w.contract.project).pk
-    url = f"/api/v1/projects/{w.contract.project_id}/questions/{thread}/messages/"
+def test_third_parties_get_404_on_a_contract_thread(conversations, who):  # type: ignore[no-untyped-def]
+    conversations.c_student.post(conversations.messages, {"body": "hello"}, format="json")
+    client = getattr(conversations, who)
+    assert client.get(conversations.messages).status_code == 404
+    assert client.post(conversations.messages, {"body": "x"}, format="json").status_code == 404
+    assert client.post(f"{conversations.messages}read/").status_code == 404
+    thread = Thread.objects.get(project=conversations.contract.project).pk
+    url = f"/api/v1/projects/{conversations.contract.project_id}/questions/{thread}/messages/"
     assert client.get(url).status_code == 404
 
 
-def test_staff_read_a_contract_thread_only_during_a_dispute(w):  # type: ignore[no-untyped-def]
-    w.c_student.post(w.messages, {"body": "hello"}, format="json")
-    assert w.staff.get(w.messages).status_code == 403
-    milestone = w.contract.milestones.get()
-    milestone_dispute(milestone_id=milestone.pk, by=w.contract.student, reason="Unpaid")
-    res = w.staff.get(w.messages)
+def test_staff_read_a_contract_thread_only_during_a_dispute(conversations):  # type: ignore[no-untyped-def]
+    conversations.c_student.post(conversations.messages, {"body": "hello"}, format="json")
+    assert conversations.staff.get(conversations.messages).status_code == 403
+    milestone = conversations.contract.milestones.get()
+    milestone_dispute(milestone_id=milestone.pk, by=conversations.contract.student, reason="Unpaid")
+    res = conversations.staff.get(conversations.messages)
     assert res.status_code == 200 and res.json()["results"][0]["body"] == "hello"
-    assert w.staff.post(w.messages, {"body": "staff"}, format="json").status_code == 403
+    assert (
+        conversations.staff.post(
+            conversations.messages, {"body": "staff"}, format="json"
+        ).status_code
+        == 403
+    )
     Dispute.objects.update(status=Dispute.Status.RESOLVED)
-    assert w.staff.get(w.messages).status_code == 403
+    assert conversations.staff.get(conversations.messages).status_code == 403
 
 
-def test_attachments_and_bad_input(w, settings):  # type: ignore[no-untyped-def]
+def test_attachments_and_bad_input(conversations, settings):  # type: ignore[no-untyped-def]
     settings.MAX_UPLOAD_BYTES = 100
     ok = SimpleUploadedFile("spec.txt", b"the spec", content_type="text/plain")
-    res = w.c_company.post(w.messages, {"files": [ok]}, format="multipart")
+    res = conversations.c_company.post(conversations.messages, {"files": [ok]}, format="multipart")
     assert res.status_code == 201, res.content
     assert res.json()["attachments"][0]["name"] == "spec.txt"
     exe = SimpleUploadedFile("spec.pdf", b"MZ" + b"\x00" * 50)
-    res = w.c_company.post(w.messages, {"body": "x", "files": [exe]}, format="multipart")
+    res = conversations.c_company.post(
+        conversations.messages, {"body": "x", "files": [exe]}, format="multipart"
+    )
     assert res.status_code == 400 and "files" in res.json()["errors"]
-    res = w.c_company.post(w.messages, {"body": "x" * 10_001}, format="json")
+    res = conversations.c_company.post(
+        conversations.messages, {"body": "x" * 10_001}, format="json"
+    )
     assert res.status_code == 400 and "body" in res.json()["errors"]
-    assert w.c_company.post(w.messages, {"body": ""}, format="json").status_code == 400
-    assert w.c_company.post(w.messages, "[1]", content_type="application/json").status_code == 400
+    assert (
+        conversations.c_company.post(
+            conversations.messages, {"body": ""}, format="json"
+        ).status_code
+        == 400
+    )
+    assert (
+        conversations.c_company.post(
+            conversations.messages, "[1]", content_type="application/json"
+        ).status_code
+        == 400
+    )
 
 
-def test_anonymous_gets_401(w, api):  # type: ignore[no-untyped-def]
-    assert api.get(w.messages).status_code == 401
-    assert api.post(w.questions, {"body": "x"}, format="json").status_code == 401
+def test_anonymous_gets_401(conversations, api):  # type: ignore[no-untyped-def]
+    assert api.get(conversations.messages).status_code == 401
+    assert api.post(conversations.questions, {"body": "x"}, format="json").status_code == 401
 
 
 def test_refused_questions_leave_no_empty_thread_and_unverified_students_cannot_ask(as_user):

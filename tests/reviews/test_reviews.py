@@ -42,7 +42,7 @@ def _review(rating: int = 4, **extra: object) -> dict:
 
 
 @pytest.fixture
-def w(as_user):  # type: ignore[no-untyped-def]
+def reviewable(as_user):  # type: ignore[no-untyped-def]
     school = SchoolFactory()
     with time_machine.travel(T0, tick=False):
         owner = CompanyMemberFactory()
@@ -74,75 +74,80 @@ def _ids(client, url: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [r["role"] for r in res.json()["results"]]
 
 
-def test_double_blind_before_after_one_side_after_both(w):  # type: ignore[no-untyped-def]
+def test_double_blind_before_after_one_side_after_both(reviewable):  # type: ignore[no-untyped-def]
     with time_machine.travel(T0 + dt.timedelta(days=1), tick=False):
-        assert _ids(w.company, w.url) == []
-        assert w.company.get(w.url).json()["can_review"] is True
-        res = w.company.post(w.url, _review(5, private_feedback="Slow to answer"), format="json")
+        assert _ids(reviewable.company, reviewable.url) == []
+        assert reviewable.company.get(reviewable.url).json()["can_review"] is True
+        res = reviewable.company.post(
+            reviewable.url, _review(5, private_feedback="Slow to answer"), format="json"
+        )
         assert res.status_code == 201, res.content
         assert "private_feedback" not in res.json()
         company_review = res.json()["id"]
-        assert _ids(w.company, w.url) == ["company_to_student"]
-        assert _ids(w.me, w.url) == []
-        assert w.me.get(w.url).json()["other_side_written"] is True
-        assert w.me.get(f"/api/v1/reviews/{company_review}/").status_code == 404
+        assert _ids(reviewable.company, reviewable.url) == ["company_to_student"]
+        assert _ids(reviewable.me, reviewable.url) == []
+        assert reviewable.me.get(reviewable.url).json()["other_side_written"] is True
+        assert reviewable.me.get(f"/api/v1/reviews/{company_review}/").status_code == 404
         assert (
-            w.me.post(f"/api/v1/reviews/{company_review}/reply/", {"body": "x"}).status_code == 404
+            reviewable.me.post(
+                f"/api/v1/reviews/{company_review}/reply/", {"body": "x"}
+            ).status_code
+            == 404
         )
     with time_machine.travel(T0 + dt.timedelta(days=2), tick=False):
-        res = w.me.post(w.url, _review(3), format="json")
+        res = reviewable.me.post(reviewable.url, _review(3), format="json")
         assert res.status_code == 201, res.content
         both = ["company_to_student", "student_to_company"]
-        assert _ids(w.me, w.url) == both
-        assert _ids(w.company, w.url) == both
-        assert w.me.get(f"/api/v1/reviews/{company_review}/").json()["rating"] == 5
+        assert _ids(reviewable.me, reviewable.url) == both
+        assert _ids(reviewable.company, reviewable.url) == both
+        assert reviewable.me.get(f"/api/v1/reviews/{company_review}/").json()["rating"] == 5
 
 
-def test_the_window_closing_reveals_a_lone_review_and_ends_reviewing(w):  # type: ignore[no-untyped-def]
+def test_the_window_closing_reveals_a_lone_review_and_ends_reviewing(reviewable):  # type: ignore[no-untyped-def]
     with time_machine.travel(T0 + dt.timedelta(days=13, hours=23), tick=False):
-        assert w.me.post(w.url, _review(2), format="json").status_code == 201
-        assert _ids(w.company, w.url) == []
+        assert reviewable.me.post(reviewable.url, _review(2), format="json").status_code == 201
+        assert _ids(reviewable.company, reviewable.url) == []
         assert reviews_reveal_due() == 0
     with time_machine.travel(T0 + dt.timedelta(days=14), tick=False):
-        assert _ids(w.company, w.url) == ["student_to_company"]
-        res = w.company.post(w.url, _review(5), format="json")
+        assert _ids(reviewable.company, reviewable.url) == ["student_to_company"]
+        res = reviewable.company.post(reviewable.url, _review(5), format="json")
         assert res.status_code == 409
-        assert w.company.get(w.url).json()["can_review"] is False
+        assert reviewable.company.get(reviewable.url).json()["can_review"] is False
         assert reviews_reveal_due() == 1
         assert reviews_reveal_due() == 0
     told = Notification.objects.filter(kind="review_received").values_list("user_id", flat=True)
-    assert sorted(told) == sorted([w.owner.pk, w.colleague.pk])
+    assert sorted(told) == sorted([reviewable.owner.pk, reviewable.colleague.pk])
 
 
-def test_notifications_tell_the_wait_then_the_review_once(w):  # type: ignore[no-untyped-def]
+def test_notifications_tell_the_wait_then_the_review_once(reviewable):  # type: ignore[no-untyped-def]
     with time_machine.travel(T0 + dt.timedelta(days=1), tick=False):
-        w.company.post(w.url, _review(4, comment="Great work"), format="json")
-        waiting = Notification.objects.get(user=w.student, kind="review_waiting")
-        email = OutboundEmail.objects.get(to=w.student.email, template="review_waiting")
+        reviewable.company.post(reviewable.url, _review(4, comment="Great work"), format="json")
+        waiting = Notification.objects.get(user=reviewable.student, kind="review_waiting")
+        email = OutboundEmail.objects.get(to=reviewable.student.email, template="review_waiting")
         assert "Great work" not in email.body_text and "4/5" not in email.subject
-        assert waiting.url == w.url
-        w.me.post(w.url, _review(5), format="json")
+        assert waiting.url == reviewable.url
+        reviewable.me.post(reviewable.url, _review(5), format="json")
         reviews_reveal_due()
     received = Notification.objects.filter(kind="review_received")
     assert sorted(received.values_list("user_id", flat=True)) == sorted(
-        [w.student.pk, w.owner.pk, w.colleague.pk]
+        [reviewable.student.pk, reviewable.owner.pk, reviewable.colleague.pk]
     )
     with time_machine.travel(T0 + dt.timedelta(days=20), tick=False):
         assert reviews_reveal_due() == 0
     assert Notification.objects.filter(kind="review_received").count() == 3
 
 
-def test_one_review_per_side_even_from_two_members(w, as_user):  # type: ignore[no-untyped-def]
+def test_one_review_per_side_even_from_two_members(reviewable, as_user):  # type: ignore[no-untyped-def]
     with time_machine.travel(T0 + dt.timedelta(days=1), tick=False):
-        assert w.company.post(w.url, _review(4), format="json").status_code == 201
-        res = as_user(w.colleague).post(w.url, _review(1), format="json")
+        assert reviewable.company.post(reviewable.url, _review(4), format="json").status_code == 201
+        res = as_user(reviewable.colleague).post(reviewable.url, _review(1), format="json")
         assert res.status_code == 409
     with pytest.raises(IntegrityError), transaction.atomic():
         Review.objects.create(
-            contract=w.contract,
+            contract=reviewable.contract,
             role="company_to_student",
-            author=w.colleague,
-            subject_user=w.student,
+            author=reviewable.colleague,
+            subject_user=reviewable.student,
             rating=1,
             quality=1,
             communication=1,
@@ -150,19 +155,21 @@ def test_one_review_per_side_even_from_two_members(w, as_user):  # type: ignore[
         )
 
 
-def test_ratings_out_of_range_are_a_400_naming_the_field_and_the_db_refuses_them(w):  # type: ignore[no-untyped-def]
+def test_ratings_out_of_range_are_a_400_naming_the_field_and_the_db_refuses_them(reviewable):  # type: ignore[no-untyped-def]
     with time_machine.travel(T0 + dt.timedelta(days=1), tick=False):
         for field in ("rating", "quality", "communication", "deadlines"):
             for bad in (0, 6, "x"):
-                res = w.company.post(w.url, {**_review(4), field: bad}, format="json")
+                res = reviewable.company.post(
+                    reviewable.url, {**_review(4), field: bad}, format="json"
+                )
                 assert res.status_code == 400
                 assert field in res.json()["errors"]
     with pytest.raises(IntegrityError), transaction.atomic():
         Review.objects.create(
-            contract=w.contract,
+            contract=reviewable.contract,
             role="company_to_student",
-            author=w.owner,
-            subject_user=w.student,
+            author=reviewable.owner,
+            subject_user=reviewable.student,
             rating=6,
             quality=1,
             communication=1,
@@ -178,43 +185,47 @@ def test_no_review_while_the_contract_runs(as_user):  # type: ignore[no-untyped-
     assert res.status_code == 409
 
 
-def test_one_reply_by_the_reviewed_party_only(w):  # type: ignore[no-untyped-def]
+def test_one_reply_by_the_reviewed_party_only(reviewable):  # type: ignore[no-untyped-def]
     with time_machine.travel(T0 + dt.timedelta(days=1), tick=False):
-        review = w.company.post(w.url, _review(2), format="json").json()["id"]
-        w.me.post(w.url, _review(5), format="json")
+        review = reviewable.company.post(reviewable.url, _review(2), format="json").json()["id"]
+        reviewable.me.post(reviewable.url, _review(5), format="json")
         reply = f"/api/v1/reviews/{review}/reply/"
-        assert w.company.post(reply, {"body": "Self-answer"}).status_code == 403
-        assert w.me.post(reply, {"body": ""}).status_code == 400
-        res = w.me.post(reply, {"body": "The brief changed twice."})
+        assert reviewable.company.post(reply, {"body": "Self-answer"}).status_code == 403
+        assert reviewable.me.post(reply, {"body": ""}).status_code == 400
+        res = reviewable.me.post(reply, {"body": "The brief changed twice."})
         assert res.status_code == 201
         assert res.json()["reply"]["body"] == "The brief changed twice."
-        assert w.me.post(reply, {"body": "Again"}).status_code == 409
-    assert Notification.objects.filter(user=w.owner, kind="review_reply").count() == 1
+        assert reviewable.me.post(reply, {"body": "Again"}).status_code == 409
+    assert Notification.objects.filter(user=reviewable.owner, kind="review_reply").count() == 1
 
 
 @pytest.mark.parametrize("who", ["rival", "other_student", "coordinator"])
-def test_third_parties_see_no_review_of_the_contract(w, who):  # type: ignore[no-untyped-def]
+def test_third_parties_see_no_review_of_the_contract(reviewable, who):  # type: ignore[no-untyped-def]
     with time_machine.travel(T0 + dt.timedelta(days=1), tick=False):
-        review = w.company.post(w.url, _review(4), format="json").json()["id"]
-        w.me.post(w.url, _review(4), format="json")
-        client = getattr(w, who)
-        assert client.get(w.url).status_code == 404
-        assert client.post(w.url, _review(4), format="json").status_code == 404
+        review = reviewable.company.post(reviewable.url, _review(4), format="json").json()["id"]
+        reviewable.me.post(reviewable.url, _review(4), format="json")
+        client = getattr(reviewable, who)
+        assert client.get(reviewable.url).status_code == 404
+        assert client.post(reviewable.url, _review(4), format="json").status_code == 404
         assert client.get(f"/api/v1/reviews/{review}/").status_code == 404
         assert client.post(f"/api/v1/reviews/{review}/reply/", {"body": "x"}).status_code == 404
 
 
-def test_private_feedback_only_through_the_staff_list(w):  # type: ignore[no-untyped-def]
+def test_private_feedback_only_through_the_staff_list(reviewable):  # type: ignore[no-untyped-def]
     with time_machine.travel(T0 + dt.timedelta(days=1), tick=False):
-        w.company.post(w.url, _review(4, private_feedback="Hard to reach"), format="json")
-        w.me.post(w.url, _review(4), format="json")
-        for client in (w.company, w.me):
-            assert "Hard to reach" not in client.get(w.url).content.decode()
-        profile = w.company.get(f"/api/v1/students/{w.student.pk}/").content.decode()
+        reviewable.company.post(
+            reviewable.url, _review(4, private_feedback="Hard to reach"), format="json"
+        )
+        reviewable.me.post(reviewable.url, _review(4), format="json")
+        for client in (reviewable.company, reviewable.me):
+            assert "Hard to reach" not in client.get(reviewable.url).content.decode()
+        profile = reviewable.company.get(
+            f"/api/v1/students/{reviewable.student.pk}/"
+        ).content.decode()
         assert "Hard to reach" not in profile
-        assert w.staff.post(w.url, _review(4), format="json").status_code == 403
-        assert w.company.get("/api/v1/admin/reviews/").status_code == 403
-        rows = w.staff.get("/api/v1/admin/reviews/").json()["results"]
+        assert reviewable.staff.post(reviewable.url, _review(4), format="json").status_code == 403
+        assert reviewable.company.get("/api/v1/admin/reviews/").status_code == 403
+        rows = reviewable.staff.get("/api/v1/admin/reviews/").json()["results"]
     assert "Hard to reach" in [r["private_feedback"] for r in rows]
 
 
@@ -364,23 +375,31 @@ def test_cancelled_contracts_are_left_out_of_every_score(as_user):  # type: igno
     assert [r["rating"] for r in public.json()["results"]] == [5]
 
 
-def test_a_student_profile_is_for_companies_the_student_and_their_coordinator(w):  # type: ignore[no-untyped-def]
-    url = f"/api/v1/students/{w.student.pk}/"
-    for client in (w.company, w.rival, w.me, w.coordinator, w.staff):
+def test_a_student_profile_is_for_companies_the_student_and_their_coordinator(reviewable):  # type: ignore[no-untyped-def]
+    url = f"/api/v1/students/{reviewable.student.pk}/"
+    for client in (
+        reviewable.company,
+        reviewable.rival,
+        reviewable.me,
+        reviewable.coordinator,
+        reviewable.staff,
+    ):
         assert client.get(url).status_code == 200
         assert client.get(url + "reviews/").status_code == 200
-    assert w.other_student.get(url).status_code == 404
-    assert w.other_student.get(url + "reviews/").status_code == 404
-    assert w.company.get(f"/api/v1/students/{w.owner.pk}/").status_code == 404
+    assert reviewable.other_student.get(url).status_code == 404
+    assert reviewable.other_student.get(url + "reviews/").status_code == 404
+    assert reviewable.company.get(f"/api/v1/students/{reviewable.owner.pk}/").status_code == 404
 
 
-def test_the_coordinator_list_shows_rating_and_on_time_rate(w):  # type: ignore[no-untyped-def]
-    school = w.student.enrolment_verifications.get().school
+def test_the_coordinator_list_shows_rating_and_on_time_rate(reviewable):  # type: ignore[no-untyped-def]
+    school = reviewable.student.enrolment_verifications.get().school
     with time_machine.travel(T0 + dt.timedelta(days=1), tick=False):
-        w.company.post(w.url, _review(4), format="json")
-        w.me.post(w.url, _review(5), format="json")
-        rows = w.coordinator.get(f"/api/v1/schools/{school.pk}/students/").json()["results"]
-    mine = next(r for r in rows if r["id"] == w.student.pk)
+        reviewable.company.post(reviewable.url, _review(4), format="json")
+        reviewable.me.post(reviewable.url, _review(5), format="json")
+        rows = reviewable.coordinator.get(f"/api/v1/schools/{school.pk}/students/").json()[
+            "results"
+        ]
+    mine = next(r for r in rows if r["id"] == reviewable.student.pk)
     assert (mine["average_rating"], mine["review_count"], mine["completed_contracts"]) == (
         "4.00",
         1,

@@ -31,7 +31,7 @@ PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 @pytest.fixture
-def w():  # type: ignore[no-untyped-def]
+def trust_setup():  # type: ignore[no-untyped-def]
     school = SchoolFactory()
     with time_machine.travel(T0, tick=False):
         owner = CompanyMemberFactory()
@@ -124,9 +124,9 @@ def _call(client, route: str, ids: dict):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES))
-def test_anonymous_gets_401_everywhere(w, api, route):  # type: ignore[no-untyped-def]
+def test_anonymous_gets_401_everywhere(trust_setup, api, route):  # type: ignore[no-untyped-def]
     before = _snapshot()
-    res = _call(api, route, w.ids)
+    res = _call(api, route, trust_setup.ids)
     assert res.status_code == 401, res.content
     assert _snapshot() == before
 
@@ -150,9 +150,9 @@ CONTRACT_ROUTES = [
 
 @pytest.mark.parametrize("persona", ["rival", "other_student", "coordinator"])
 @pytest.mark.parametrize("route", CONTRACT_ROUTES)
-def test_third_parties_get_404_and_nothing_changes(w, as_user, route, persona):  # type: ignore[no-untyped-def]
+def test_third_parties_get_404_and_nothing_changes(trust_setup, as_user, route, persona):  # type: ignore[no-untyped-def]
     before = _snapshot()
-    res = _call(as_user(w.users[persona]), route, w.ids)
+    res = _call(as_user(trust_setup.users[persona]), route, trust_setup.ids)
     assert res.status_code == 404, res.content
     assert res.json()["code"] == "not_found"
     assert _snapshot() == before
@@ -179,9 +179,9 @@ REFUSED = [
 
 
 @pytest.mark.parametrize(("route", "persona", "code"), REFUSED)
-def test_wrong_role_is_refused_and_nothing_changes(w, as_user, route, persona, code):  # type: ignore[no-untyped-def]
+def test_wrong_role_is_refused_and_nothing_changes(trust_setup, as_user, route, persona, code):  # type: ignore[no-untyped-def]
     before = _snapshot()
-    res = _call(as_user(w.users[persona]), route, w.ids)
+    res = _call(as_user(trust_setup.users[persona]), route, trust_setup.ids)
     assert res.status_code == code, res.content
     assert _snapshot() == before
 
@@ -214,8 +214,8 @@ ALLOWED = [
 
 
 @pytest.mark.parametrize(("route", "persona", "code"), ALLOWED)
-def test_the_parties_get_through(w, as_user, route, persona, code):  # type: ignore[no-untyped-def]
-    res = _call(as_user(w.users[persona]), route, w.ids)
+def test_the_parties_get_through(trust_setup, as_user, route, persona, code):  # type: ignore[no-untyped-def]
+    res = _call(as_user(trust_setup.users[persona]), route, trust_setup.ids)
     assert res.status_code == code, res.content
 
 
@@ -230,9 +230,11 @@ def test_the_parties_get_through(w, as_user, route, persona, code):  # type: ign
         ("thread-post", {"body": "x" * 10_001}, "body"),
     ],
 )
-def test_bad_input_is_a_400_naming_the_field(w, as_user, route, body, field):  # type: ignore[no-untyped-def]
+def test_bad_input_is_a_400_naming_the_field(trust_setup, as_user, route, body, field):  # type: ignore[no-untyped-def]
     method, template, _ = ROUTES[route]
     with time_machine.travel(NOW, tick=False):
-        res = as_user(w.users["student"]).post(template.format(**w.ids), body, format="json")
+        res = as_user(trust_setup.users["student"]).post(
+            template.format(**trust_setup.ids), body, format="json"
+        )
     assert res.status_code == 400, res.content
     assert field in res.json()["errors"]

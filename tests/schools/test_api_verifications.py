@@ -27,7 +27,7 @@ V = EnrolmentVerification.Status
 
 
 @pytest.fixture
-def w(as_user):  # type: ignore[no-untyped-def]
+def two_schools(as_user):  # type: ignore[no-untyped-def]
     school_a = SchoolFactory()
     school_b = SchoolFactory()
     coordinator_a = CoordinatorFactory(school=school_a).user
@@ -65,30 +65,39 @@ def _ids(res) -> list[int]:  # type: ignore[no-untyped-def]
     return [row["id"] for row in res.json()["results"]]
 
 
-def test_a_coordinator_lists_only_their_schools_requests(w):  # type: ignore[no-untyped-def]
-    mine = {w.a_pending.pk, w.a_email.pk, w.a_verified.pk}
-    assert set(_ids(w.a.get("/api/v1/verifications/"))) == mine
-    assert set(_ids(w.b.get("/api/v1/verifications/"))) == {w.b_pending.pk, w.b_verified.pk}
-    assert _ids(w.a.get("/api/v1/verifications/?status=pending_review")) == [w.a_pending.pk]
-    assert _ids(w.a.get("/api/v1/verifications/?status=verified")) == [w.a_verified.pk]
-    assert _ids(w.a.get("/api/v1/verifications/?status=rejected")) == []
+def test_a_coordinator_lists_only_their_schools_requests(two_schools):  # type: ignore[no-untyped-def]
+    mine = {two_schools.a_pending.pk, two_schools.a_email.pk, two_schools.a_verified.pk}
+    assert set(_ids(two_schools.a.get("/api/v1/verifications/"))) == mine
+    assert set(_ids(two_schools.b.get("/api/v1/verifications/"))) == {
+        two_schools.b_pending.pk,
+        two_schools.b_verified.pk,
+    }
+    assert _ids(two_schools.a.get("/api/v1/verifications/?status=pending_review")) == [
+        two_schools.a_pending.pk
+    ]
+    assert _ids(two_schools.a.get("/api/v1/verifications/?status=verified")) == [
+        two_schools.a_verified.pk
+    ]
+    assert _ids(two_schools.a.get("/api/v1/verifications/?status=rejected")) == []
 
 
-def test_the_list_shows_the_student_and_the_school(w):  # type: ignore[no-untyped-def]
-    rows = w.a.get("/api/v1/verifications/?status=pending_review").json()["results"]
-    assert rows[0]["student"]["id"] == w.a_pending.student_id
-    assert rows[0]["school"] == w.school_a.pk
-    assert rows[0]["school_name"] == w.school_a.name
+def test_the_list_shows_the_student_and_the_school(two_schools):  # type: ignore[no-untyped-def]
+    rows = two_schools.a.get("/api/v1/verifications/?status=pending_review").json()["results"]
+    assert rows[0]["student"]["id"] == two_schools.a_pending.student_id
+    assert rows[0]["school"] == two_schools.school_a.pk
+    assert rows[0]["school_name"] == two_schools.school_a.name
 
 
 @pytest.mark.parametrize(
     ("action", "body"),
     [("approve", {}), ("reject", {"reason": "Unknown"}), ("revoke", {"reason": "Left"})],
 )
-def test_another_schools_coordinator_gets_404_and_nothing_changes(w, action, body):  # type: ignore[no-untyped-def]
+def test_another_schools_coordinator_gets_404_and_nothing_changes(two_schools, action, body):  # type: ignore[no-untyped-def]
     before = _rows()
-    for target in (w.a_pending, w.a_verified):
-        res = w.b.post(f"/api/v1/verifications/{target.pk}/{action}/", body, format="json")
+    for target in (two_schools.a_pending, two_schools.a_verified):
+        res = two_schools.b.post(
+            f"/api/v1/verifications/{target.pk}/{action}/", body, format="json"
+        )
         assert res.status_code == 404, res.content
         assert res.json()["code"] == "not_found"
     assert _rows() == before
@@ -98,56 +107,58 @@ def test_another_schools_coordinator_gets_404_and_nothing_changes(w, action, bod
 @pytest.mark.parametrize(
     ("who", "code"), [("company", 404), ("other_student", 404), ("owner", 403), ("anon", 401)]
 )
-def test_only_a_coordinator_decides(w, as_user, api, who, code):  # type: ignore[no-untyped-def]
+def test_only_a_coordinator_decides(two_schools, as_user, api, who, code):  # type: ignore[no-untyped-def]
     client = {
         "company": lambda: as_user(CompanyMemberFactory()),
         "other_student": lambda: as_user(StudentFactory()),
-        "owner": lambda: as_user(w.a_pending.student),
+        "owner": lambda: as_user(two_schools.a_pending.student),
         "anon": lambda: api,
     }[who]()
     before = _rows()
     for action, body in (("approve", {}), ("reject", {"reason": "x"}), ("revoke", {"reason": "y"})):
-        res = client.post(f"/api/v1/verifications/{w.a_pending.pk}/{action}/", body, format="json")
+        res = client.post(
+            f"/api/v1/verifications/{two_schools.a_pending.pk}/{action}/", body, format="json"
+        )
         assert res.status_code == code, res.content
     assert _rows() == before
 
 
 def test_the_coordinator_approves_and_the_student_can_then_bid(  # type: ignore[no-untyped-def]
-    w, as_user, django_capture_on_commit_callbacks
+    two_schools, as_user, django_capture_on_commit_callbacks
 ):
-    student = w.a_pending.student
+    student = two_schools.a_pending.student
     project = ProjectFactory()
     bid = {"amount_cents": 1000, "estimated_days": 2, "cover_letter": "Hi"}
     url = f"/api/v1/projects/{project.pk}/bids/"
     assert as_user(student).post(url, bid, format="json").status_code == 403
     with django_capture_on_commit_callbacks(execute=True):
-        res = w.a.post(f"/api/v1/verifications/{w.a_pending.pk}/approve/")
+        res = two_schools.a.post(f"/api/v1/verifications/{two_schools.a_pending.pk}/approve/")
     assert res.status_code == 200, res.content
     assert res.json()["status"] == "verified"
-    row = EnrolmentVerification.objects.get(pk=w.a_pending.pk)
-    assert row.decided_by_id == w.a_user.pk
+    row = EnrolmentVerification.objects.get(pk=two_schools.a_pending.pk)
+    assert row.decided_by_id == two_schools.a_user.pk
     assert row.decided_at is not None
     event = VerificationEvent.objects.get(verification=row)
     assert (event.from_status, event.to_status, event.actor_id) == (
         V.PENDING_REVIEW,
         V.VERIFIED,
-        w.a_user.pk,
+        two_schools.a_user.pk,
     )
     assert [m.to for m in mail.outbox] == [[student.email]]
     assert as_user(student).post(url, bid, format="json").status_code == 201
 
 
-def test_rejecting_needs_a_reason_which_the_student_reads(w, as_user):  # type: ignore[no-untyped-def]
-    url = f"/api/v1/verifications/{w.a_pending.pk}/reject/"
+def test_rejecting_needs_a_reason_which_the_student_reads(two_schools, as_user):  # type: ignore[no-untyped-def]
+    url = f"/api/v1/verifications/{two_schools.a_pending.pk}/reject/"
     before = _rows()
     for body in ({}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 2001}):
-        res = w.a.post(url, body, format="json")
+        res = two_schools.a.post(url, body, format="json")
         assert res.status_code == 400, res.content
         assert "reason" in res.json()["errors"]
     assert _rows() == before
-    res = w.a.post(url, {"reason": "  No such student  "}, format="json")
+    res = two_schools.a.post(url, {"reason": "  No such student  "}, format="json")
     assert res.status_code == 200, res.content
-    mine = as_user(w.a_pending.student).get("/api/v1/verifications/").json()["results"]
+    mine = as_user(two_schools.a_pending.student).get("/api/v1/verifications/").json()["results"]
     assert [(v["status"], v["reason"]) for v in mine] == [("rejected", "No such student")]
 
 
@@ -160,30 +171,34 @@ def test_rejecting_needs_a_reason_which_the_student_reads(w, as_user):  # type: 
         ("a_verified", "reject", {"reason": "Late"}),
     ],
 )
-def test_illegal_decisions_are_conflicts(w, target, action, body):  # type: ignore[no-untyped-def]
+def test_illegal_decisions_are_conflicts(two_schools, target, action, body):  # type: ignore[no-untyped-def]
     before = _rows()
-    res = w.a.post(f"/api/v1/verifications/{getattr(w, target).pk}/{action}/", body, format="json")
+    res = two_schools.a.post(
+        f"/api/v1/verifications/{getattr(two_schools, target).pk}/{action}/", body, format="json"
+    )
     assert res.status_code == 409, res.content
     assert res.json()["code"] == "state_conflict"
     assert _rows() == before
     assert not VerificationEvent.objects.exists()
 
 
-def test_deciding_twice_is_a_conflict(w):  # type: ignore[no-untyped-def]
-    url = f"/api/v1/verifications/{w.a_pending.pk}/"
-    assert w.a.post(url + "approve/").status_code == 200
+def test_deciding_twice_is_a_conflict(two_schools):  # type: ignore[no-untyped-def]
+    url = f"/api/v1/verifications/{two_schools.a_pending.pk}/"
+    assert two_schools.a.post(url + "approve/").status_code == 200
     before = _rows()
-    assert w.a.post(url + "approve/").status_code == 409
-    assert w.a.post(url + "reject/", {"reason": "no"}, format="json").status_code == 409
+    assert two_schools.a.post(url + "approve/").status_code == 409
+    assert two_schools.a.post(url + "reject/", {"reason": "no"}, format="json").status_code == 409
     assert _rows() == before
-    assert w.a.post(url + "revoke/", {"reason": "Left"}, format="json").status_code == 200
-    assert w.a.post(url + "revoke/", {"reason": "Again"}, format="json").status_code == 409
+    assert two_schools.a.post(url + "revoke/", {"reason": "Left"}, format="json").status_code == 200
+    assert (
+        two_schools.a.post(url + "revoke/", {"reason": "Again"}, format="json").status_code == 409
+    )
 
 
-def test_staff_decide_for_any_school(w, as_user):  # type: ignore[no-untyped-def]
+def test_staff_decide_for_any_school(two_schools, as_user):  # type: ignore[no-untyped-def]
     staff = as_user(UserFactory(role=User.Role.ADMIN, is_staff=True))
     assert len(_ids(staff.get("/api/v1/verifications/?page_size=100"))) == 5
-    res = staff.post(f"/api/v1/verifications/{w.b_pending.pk}/approve/")
+    res = staff.post(f"/api/v1/verifications/{two_schools.b_pending.pk}/approve/")
     assert res.status_code == 200 and res.json()["status"] == "verified"
 
 
@@ -227,34 +242,34 @@ def _request(client, school_id: int, email: str, graduation: str | None = None):
     ],
 )
 def test_bad_verification_requests_answer_400_naming_the_field(  # type: ignore[no-untyped-def]
-    w, as_user, applicant, email, graduation, field
+    two_schools, as_user, applicant, email, graduation, field
 ):
-    email = email.format(domain=w.domain_a).replace("%00", "\x00")
+    email = email.format(domain=two_schools.domain_a).replace("%00", "\x00")
     graduation = graduation.format(today=timezone.localdate().isoformat())
     before = _rows()
-    res = _request(as_user(applicant), w.school_a.pk, email, graduation)
+    res = _request(as_user(applicant), two_schools.school_a.pk, email, graduation)
     assert res.status_code == 400, res.content
     assert res.json()["code"] == "invalid"
     assert field in res.json()["errors"], res.json()
     assert _rows() == before
 
 
-def test_a_foreign_domain_answer_lists_the_schools_domains(w, as_user, applicant):  # type: ignore[no-untyped-def]
-    res = _request(as_user(applicant), w.school_a.pk, "lea@gmail.com")
-    assert res.json()["school_domains"] == [w.domain_a]
+def test_a_foreign_domain_answer_lists_the_schools_domains(two_schools, as_user, applicant):  # type: ignore[no-untyped-def]
+    res = _request(as_user(applicant), two_schools.school_a.pk, "lea@gmail.com")
+    assert res.json()["school_domains"] == [two_schools.domain_a]
 
 
 @pytest.mark.parametrize("school", [0, 999_999, "abc", None])
-def test_an_unknown_school_is_refused(w, as_user, applicant, school):  # type: ignore[no-untyped-def]
-    res = _request(as_user(applicant), school, f"lea@{w.domain_a}")
+def test_an_unknown_school_is_refused(two_schools, as_user, applicant, school):  # type: ignore[no-untyped-def]
+    res = _request(as_user(applicant), school, f"lea@{two_schools.domain_a}")
     assert res.status_code == 400, res.content
     assert "school" in res.json()["errors"]
 
 
 @pytest.mark.parametrize("email", ["Lea@{upper}", "lea@etu.{domain}", "lea@ETU.{upper}"])
-def test_school_addresses_and_subdomains_are_accepted(w, as_user, applicant, email):  # type: ignore[no-untyped-def]
-    email = email.format(domain=w.domain_a, upper=w.domain_a.upper())
-    res = _request(as_user(applicant), w.school_a.pk, email)
+def test_school_addresses_and_subdomains_are_accepted(two_schools, as_user, applicant, email):  # type: ignore[no-untyped-def]
+    email = email.format(domain=two_schools.domain_a, upper=two_schools.domain_a.upper())
+    res = _request(as_user(applicant), two_schools.school_a.pk, email)
     assert res.status_code == 201, res.content
     assert res.json()["status"] == "pending_email"
     assert res.json()["school_email"].split("@")[1] == email.split("@")[1].lower()
@@ -268,39 +283,48 @@ def test_an_idna_school_domain_accepts_both_spellings(as_user, applicant):  # ty
     assert res.json()["school_email"] == "lea@xn--cole-9oa.fr"
 
 
-def test_a_second_live_request_is_a_conflict(w, as_user, applicant):  # type: ignore[no-untyped-def]
+def test_a_second_live_request_is_a_conflict(two_schools, as_user, applicant):  # type: ignore[no-untyped-def]
     client = as_user(applicant)
-    assert _request(client, w.school_a.pk, f"lea@{w.domain_a}").status_code == 201
+    assert (
+        _request(client, two_schools.school_a.pk, f"lea@{two_schools.domain_a}").status_code == 201
+    )
     before = _rows()
-    res = _request(client, w.school_b.pk, f"lea@{w.school_b.domains.first().domain}")
+    res = _request(
+        client, two_schools.school_b.pk, f"lea@{two_schools.school_b.domains.first().domain}"
+    )
     assert res.status_code == 409, res.content
     assert _rows() == before
 
 
-def test_an_address_held_by_another_student_is_refused(w, as_user, applicant):  # type: ignore[no-untyped-def]
+def test_an_address_held_by_another_student_is_refused(two_schools, as_user, applicant):  # type: ignore[no-untyped-def]
     before = _rows()
-    res = _request(as_user(applicant), w.school_a.pk, w.a_verified.school_email.upper())
+    res = _request(
+        as_user(applicant), two_schools.school_a.pk, two_schools.a_verified.school_email.upper()
+    )
     assert res.status_code == 400, res.content
     assert "school_email" in res.json()["errors"]
     assert _rows() == before
 
 
-def test_confirming_the_address_moves_the_request_to_review(w, as_user):  # type: ignore[no-untyped-def]
-    student = w.a_email.student
+def test_confirming_the_address_moves_the_request_to_review(two_schools, as_user):  # type: ignore[no-untyped-def]
+    student = two_schools.a_email.student
     client = as_user(student)
-    token = verification_token_make(verification=w.a_email)
+    token = verification_token_make(verification=two_schools.a_email)
     res = client.post("/api/v1/verifications/confirm/", {"token": token}, format="json")
     assert res.status_code == 200, res.content
     assert res.json()["status"] == "pending_review"
     res = client.post("/api/v1/verifications/confirm/", {"token": token}, format="json")
     assert res.status_code == 200 and res.json()["status"] == "pending_review"
-    assert w.a.post(f"/api/v1/verifications/{w.a_email.pk}/approve/").status_code == 200
+    assert (
+        two_schools.a.post(f"/api/v1/verifications/{two_schools.a_email.pk}/approve/").status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("token", ["", "garbage", "a" * 2001, "x:y:z"])
-def test_a_bad_token_is_refused(w, as_user, token):  # type: ignore[no-untyped-def]
+def test_a_bad_token_is_refused(two_schools, as_user, token):  # type: ignore[no-untyped-def]
     before = _rows()
-    res = as_user(w.a_email.student).post(
+    res = as_user(two_schools.a_email.student).post(
         "/api/v1/verifications/confirm/", {"token": token}, format="json"
     )
     assert res.status_code == 400, res.content
@@ -308,18 +332,18 @@ def test_a_bad_token_is_refused(w, as_user, token):  # type: ignore[no-untyped-d
     assert _rows() == before
 
 
-def test_a_tampered_token_is_refused(w, as_user):  # type: ignore[no-untyped-def]
-    token = verification_token_make(verification=w.a_email)
+def test_a_tampered_token_is_refused(two_schools, as_user):  # type: ignore[no-untyped-def]
+    token = verification_token_make(verification=two_schools.a_email)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    res = as_user(w.a_email.student).post(
+    res = as_user(two_schools.a_email.student).post(
         "/api/v1/verifications/confirm/", {"token": tampered}, format="json"
     )
     assert res.status_code == 400
-    assert EnrolmentVerification.objects.get(pk=w.a_email.pk).status == V.PENDING_EMAIL
+    assert EnrolmentVerification.objects.get(pk=two_schools.a_email.pk).status == V.PENDING_EMAIL
 
 
-def test_someone_elses_token_confirms_without_telling_them_the_request(w, as_user):  # type: ignore[no-untyped-def]
-    token = verification_token_make(verification=w.a_email)
+def test_someone_elses_token_confirms_without_telling_them_the_request(two_schools, as_user):  # type: ignore[no-untyped-def]
+    token = verification_token_make(verification=two_schools.a_email)
     res = as_user(StudentFactory()).post(
         "/api/v1/verifications/confirm/", {"token": token}, format="json"
     )
@@ -327,10 +351,10 @@ def test_someone_elses_token_confirms_without_telling_them_the_request(w, as_use
     assert set(res.json()) == {"detail"}
 
 
-def test_an_expired_verification_no_longer_lets_a_student_bid(w, as_user):  # type: ignore[no-untyped-def]
-    student = w.a_verified.student
+def test_an_expired_verification_no_longer_lets_a_student_bid(two_schools, as_user):  # type: ignore[no-untyped-def]
+    student = two_schools.a_verified.student
     project = ProjectFactory()
-    EnrolmentVerification.objects.filter(pk=w.a_verified.pk).update(
+    EnrolmentVerification.objects.filter(pk=two_schools.a_verified.pk).update(
         graduation_date=timezone.localdate() - dt.timedelta(days=1)
     )
     res = as_user(student).post(

