@@ -159,4 +159,4 @@ def test_the_setting_sets_the_dashboard_window(client):
 
     assert res.context["counts"] == {"pending": 0, "verified": 2, "expiring": 1}
     assert res.context["expiring_days"] == 10
-    assert "end within 10 days" in res.content.decode()
+    assert "<strong>1</strong> verification ends within 10 days" in res.content.decode()
