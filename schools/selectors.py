@@ -73,7 +73,7 @@ def verification_for_token(*, token: str) -> EnrolmentVerification:
     """
     verification_id, school_email = verification_token_read(token=token)
     verification = (
-        EnrolmentVerification.objects.select_related("school")
+        EnrolmentVerification.objects.select_related("school", "student")
         .filter(pk=verification_id, school_email=school_email)
         .first()
     )

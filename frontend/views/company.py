@@ -63,7 +63,7 @@ from projects.contracts.reports import company_spending_by_month, company_spendi
 from projects.contracts.selectors import (
     contract_list,
     contract_visible_to,
-    milestone_status,
+    milestone_progress,
     milestone_visible_to,
 )
 from projects.contracts.services import (
@@ -144,9 +144,11 @@ def brief_create(request: HttpRequest) -> HttpResponse:
 @company_only
 @require_http_methods(["GET", "POST"])
 def brief_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a brief; once the policy refuses (work started, cancelled…) its reason, no form."""
     project = _own_project(request, pk)
+    edit = brief_actions(project=project, user=request.user)["edit"]
     form = BriefForm(request.POST or None, initial=BriefForm.initial_for(project))
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and edit.allowed and form.is_valid():
         try:
             project_update(project_id=project.pk, by=request.user, **form.service_kwargs())
         except DomainError as exc:
@@ -154,7 +156,8 @@ def brief_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Brief saved."))
             return redirect("frontend:company-brief", pk=project.pk)
-    return render(request, "frontend/company/brief_form.html", {"form": form, "project": project})
+    context = {"form": form, "project": project, "edit": edit}
+    return render(request, "frontend/company/brief_form.html", context)
 
 
 @company_only
@@ -245,8 +248,13 @@ def bid_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
 @company_only
 @require_http_methods(["GET", "POST"])
 def bid_accept_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """Accept a bid with its milestones (one for the whole amount unless split)."""
+    """Accept a bid with its milestones (one for the whole amount unless split).
+
+    When the policy refuses (a decided bid, a brief no longer open…) the page
+    says why instead of offering the form, and a POST changes nothing.
+    """
     bid = _own_bid(request, pk)
+    accept = bid_actions(bid=bid, user=request.user)["accept"]
     formset = MilestoneFormSet(
         request.POST or None,
         currency=bid.currency,
@@ -259,7 +267,7 @@ def bid_accept_view(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         prefix="milestones",
     )
-    if request.method == "POST" and formset.is_valid():
+    if request.method == "POST" and accept.allowed and formset.is_valid():
         specs = [
             MilestoneSpec(
                 title=f.cleaned_data["title"],
@@ -278,11 +286,7 @@ def bid_accept_view(request: HttpRequest, pk: int) -> HttpResponse:
                 request, _("Bid accepted: the contract is ready. Fund the first milestone.")
             )
             return redirect("frontend:company-contract", pk=contract.pk)
-    context = {
-        "bid": bid,
-        "formset": formset,
-        "accept": bid_actions(bid=bid, user=request.user)["accept"],
-    }
+    context = {"bid": bid, "formset": formset, "accept": accept}
     return render(request, "frontend/company/bid_accept.html", context)
 
 
@@ -300,7 +304,7 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     milestones = [
         {
             "milestone": m,
-            "status": milestone_status(m),
+            "status": milestone_progress(m),
             "open_dispute": _open_dispute(m),
             "actions": milestone_actions(milestone=m, user=request.user),
         }
@@ -382,12 +386,21 @@ def milestone_fund_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def milestone_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
     milestone = _own_milestone(request, pk)
-    act(
-        request,
-        milestone_approve,
-        _("Delivery approved: the money is released to the student."),
-        milestone_id=pk,
-    )
+    try:
+        approved = milestone_approve(milestone_id=pk, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        if approved.escrow.status == Escrow.Status.RELEASED:
+            messages.success(request, _("Delivery approved: the money is released to the student."))
+        else:
+            messages.success(
+                request,
+                _(
+                    "Delivery approved. The money goes to the student as soon as their "
+                    "payout account can receive it."
+                ),
+            )
     return redirect("frontend:company-contract", pk=milestone.contract_id)
 
 

@@ -51,7 +51,7 @@ from projects.contracts.policies import contract_actions, milestone_actions
 from projects.contracts.reports import student_earnings_by_month
 from projects.contracts.selectors import (
     contract_visible_to,
-    milestone_status,
+    milestone_progress,
     milestone_visible_to,
     student_earnings,
 )
@@ -352,7 +352,7 @@ def _contract_page(
         rows.append(
             {
                 "milestone": m,
-                "status": milestone_status(m),
+                "status": milestone_progress(m),
                 "form": form,
                 "changes": changes,
                 "actions": milestone_actions(milestone=m, user=request.user),

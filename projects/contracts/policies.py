@@ -64,9 +64,29 @@ ESCROW_IS = {
 }
 
 DISPUTE_OPEN = _("A dispute is open on this milestone: the platform's staff settle it first.")
+WAIT_FOR_FUNDING = _(
+    "The company has not paid this milestone into escrow yet: wait before you start."
+)
 
 # Money that left the company's hands for good, or is held by a dispute: no cancelling then.
 MONEY_COMMITTED = frozenset({S.RELEASE_PENDING, S.RELEASED, S.FROZEN})
+
+# A contract whose milestones' work goes on: a dispute over one milestone freezes that
+# milestone's money (its escrow), not the work on the others.
+WORK_GOES_ON = frozenset({C.ACTIVE, C.DISPUTED})
+
+
+def milestone_money_held(milestone: Milestone) -> bool:
+    """Whether the work of `milestone` may still move: delivered, approved, sent back.
+
+    Its contract goes on (`WORK_GOES_ON`, not completed or cancelled) and its
+    money is held in escrow: funded, neither frozen by a dispute nor on its
+    way out (released, refunded or pending either). The one rule `_submit`,
+    `_approve` and `_request_changes` here and the services
+    `milestone_submit`, `milestone_approve` and `milestone_request_changes`
+    read (the services under the milestone's lock).
+    """
+    return milestone.contract.status in WORK_GOES_ON and milestone.escrow.status == S.FUNDED
 
 
 def _party(user: User, contract: Contract) -> bool:
@@ -177,11 +197,28 @@ def _fund(milestone: Milestone, user: User) -> Action:
     contract = milestone.contract
     if not is_contract_company(user, contract):
         return refuse("fund", _("Only the company of this contract funds its milestones."))
-    if not ESCROW_STATES.can(milestone.escrow, S.FUNDED):
+    # Only money not paid in yet is funded (the table's frozen → funded is a won chargeback).
+    if milestone.escrow.status != S.AWAITING_FUNDING:
         return refuse("fund", ESCROW_IS[milestone.escrow.status])
     if contract.status != C.ACTIVE:
         return block("fund", CONTRACT_IS[contract.status])
     return allow("fund")
+
+
+def _money_not_held(name: str, milestone: Milestone) -> Action:
+    """Why the work of `milestone` cannot move for its contract or money (`milestone_money_held`).
+
+    Money frozen by a dispute, or not paid in yet on a running contract, comes
+    back: the control is offered, disabled. A contract that ended, or money
+    that left escrow, does not: nothing is offered.
+    """
+    contract = milestone.contract
+    if contract.status not in WORK_GOES_ON:
+        return refuse(name, CONTRACT_IS[contract.status])
+    escrow = milestone.escrow.status
+    if escrow in (S.FROZEN, S.AWAITING_FUNDING):
+        return block(name, ESCROW_IS[escrow])
+    return refuse(name, ESCROW_IS[escrow])
 
 
 def _submit(milestone: Milestone, user: User) -> Action:
@@ -189,18 +226,11 @@ def _submit(milestone: Milestone, user: User) -> Action:
         return refuse("submit", _("Only the student of this contract delivers."))
     if not MILESTONE_STATES.can(milestone, W.SUBMITTED):
         return refuse("submit", WORK_IS[milestone.work_status])
-    if milestone.contract.status in (C.COMPLETED, C.CANCELLED):
-        return refuse("submit", CONTRACT_IS[milestone.contract.status])
-    escrow = milestone.escrow.status
-    if escrow == S.AWAITING_FUNDING:
-        return block(
-            "submit",
-            _("The company has not paid this milestone into escrow yet: wait before you start."),
-        )
-    if escrow == S.FROZEN:
-        return block("submit", ESCROW_IS[S.FROZEN])
-    if escrow != S.FUNDED:
-        return refuse("submit", ESCROW_IS[escrow])
+    if not milestone_money_held(milestone):
+        waiting = milestone.escrow.status == S.AWAITING_FUNDING
+        if waiting and milestone.contract.status in WORK_GOES_ON:
+            return block("submit", WAIT_FOR_FUNDING)
+        return _money_not_held("submit", milestone)
     return allow("submit")
 
 
@@ -209,8 +239,8 @@ def _approve(milestone: Milestone, user: User) -> Action:
         return refuse("approve", _("Only the company of this contract approves deliveries."))
     if not MILESTONE_STATES.can(milestone, W.APPROVED):
         return refuse("approve", WORK_IS[milestone.work_status])
-    if milestone.escrow.status != S.FUNDED:
-        return block("approve", ESCROW_IS[milestone.escrow.status])
+    if not milestone_money_held(milestone):
+        return _money_not_held("approve", milestone)
     return allow("approve")
 
 
@@ -221,6 +251,8 @@ def _request_changes(milestone: Milestone, user: User) -> Action:
         return refuse("request_changes", WORK_IS[milestone.work_status])
     if _open_dispute(milestone):
         return block("request_changes", DISPUTE_OPEN)
+    if not milestone_money_held(milestone):
+        return _money_not_held("request_changes", milestone)
     return allow("request_changes")
 
 

@@ -121,6 +121,18 @@ def milestone_status(milestone: Milestone) -> str:
     return "submitted"
 
 
+def milestone_progress(milestone: Milestone) -> str:
+    """The milestone's state as the web pages show it: `milestone_status`, except that money
+    approved or refunded but not sent yet reads `release_pending` or `refund_pending`.
+
+    The API keeps its published states (`submitted` with `escrow_status=release_pending`);
+    a person reading a page needs to know that the company's part is done.
+    """
+    if milestone.escrow.status in (Escrow.Status.RELEASE_PENDING, Escrow.Status.REFUND_PENDING):
+        return milestone.escrow.status
+    return milestone_status(milestone)
+
+
 def marketplace_stats() -> dict[str, int]:
     """Headline counts for the landing page."""
     return {

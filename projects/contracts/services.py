@@ -42,6 +42,7 @@ from projects.briefs.states import BID_STATES, PROJECT_STATES
 from projects.contracts import notifications as notices
 from projects.contracts.models import Contract, Delivery, Dispute, Milestone
 from projects.contracts.permissions import is_contract_company, is_contract_student
+from projects.contracts.policies import WORK_GOES_ON, milestone_money_held
 from projects.contracts.selectors import TRACK_RECORD_FIELDS, student_track_records
 from projects.contracts.states import CONTRACT_STATES, MILESTONE_STATES
 from schools.selectors import verification_active_for
@@ -200,6 +201,19 @@ def milestone_fund(
     return result
 
 
+def _check_money_held(milestone: Milestone, refusal: str) -> None:
+    """Raise StateConflict unless the work of `milestone` may move (`milestone_money_held`).
+
+    The policy's rule, read under the milestone's lock: its contract goes on
+    (not completed or cancelled) and its money is funded, not frozen by a
+    dispute and not on its way out (e.g. settled by a dispute's split).
+    """
+    if milestone.contract.status not in WORK_GOES_ON:
+        raise StateConflict(f"This contract is {milestone.contract.status}.")
+    if not milestone_money_held(milestone):
+        raise StateConflict(refusal)
+
+
 @transaction.atomic
 def milestone_submit(
     *, milestone_id: int, by: User, note: str = "", url: str = "", has_files: bool = False
@@ -214,8 +228,7 @@ def milestone_submit(
     milestone = milestone_lock(milestone_id)
     if not is_contract_student(by, milestone.contract):
         raise PermissionDenied("Only the student of this contract delivers.")
-    if milestone.escrow.status != Escrow.Status.FUNDED:
-        raise StateConflict("Deliver once the milestone is funded and still held in escrow.")
+    _check_money_held(milestone, "Deliver once the milestone is funded and still held in escrow.")
     if not (note.strip() or url.strip() or has_files):
         raise ValidationFailed("Say what you deliver: a note, a link or files.", field="note")
     milestone.submitted_at = timezone.now()
@@ -238,6 +251,9 @@ def milestone_request_changes(*, milestone_id: int, by: User, note: str = "") ->
     if not is_contract_company(by, milestone.contract):
         raise PermissionDenied("Only the company of this contract reviews deliveries.")
     MILESTONE_STATES.check(milestone, W.CHANGES_REQUESTED)  # a wrong state is a 409 first
+    _check_money_held(
+        milestone, "Ask for changes while the milestone's money is held in escrow, not frozen."
+    )
     if not note.strip():
         raise ValidationFailed("Say what should change.", field="note")
     event = MILESTONE_STATES.transition(milestone, W.CHANGES_REQUESTED, actor=by, note=note)
@@ -306,6 +322,10 @@ def _milestone_approve_locked(
         raise PermissionDenied("Only the company of this contract approves deliveries.")
     if guard is not None:
         guard(milestone)
+    MILESTONE_STATES.check(milestone, W.APPROVED)  # a wrong state is a 409 first
+    _check_money_held(
+        milestone, "Approve while the milestone's money is held in escrow, not frozen."
+    )
     milestone.approved_at = timezone.now()
     MILESTONE_STATES.transition(milestone, W.APPROVED, actor=by, update_fields=["approved_at"])
     milestone.escrow = escrow_release_request(escrow_id=milestone.escrow_id, actor=by)

@@ -9,7 +9,7 @@ from marketplace.models import Notification, User
 from payments.gateways.dummy import DummyGateway
 from payments.models import Escrow, LedgerEntry
 from payments.selectors import ledger_unbalanced_transactions
-from projects.contracts.models import Contract, Dispute
+from projects.contracts.models import Contract, Dispute, Milestone
 from tests.factories import (
     CompanyMemberFactory,
     ProjectFactory,
@@ -243,3 +243,56 @@ def test_a_failed_transfer_waits_is_retried_and_told_once(funded_contract, monke
     )
     assert _ledger(funded_contract.contract_id, "student:") == 90_000
     assert milestone_releases_retry() == 0
+
+
+@pytest.mark.parametrize(("release", "refund"), [(50_000, 55_000), (0, 105_000)])
+def test_a_delivery_settled_by_a_split_can_no_longer_be_reviewed(  # type: ignore[no-untyped-def]
+    funded_contract, release, refund
+):
+    # Delivered, disputed, settled by staff: the work stays "submitted" but the money is gone
+    # and the contract completed, so neither party may move the work again (409).
+    base = f"/api/v1/milestones/{funded_contract.milestone}"
+    res = funded_contract.me.post(f"{base}/submit/", {"note": "Done"}, format="json")
+    assert res.status_code == 200
+    dispute = funded_contract.company.post(
+        f"{base}/dispute/", {"reason": "scope"}, format="json"
+    ).json()["id"]
+    changes = {"note": "Darker header"}
+    # While frozen: the company cannot send it back or approve it either.
+    assert funded_contract.company.post(f"{base}/request-changes/", changes).status_code == 409
+    assert funded_contract.company.post(f"{base}/approve/").status_code == 409
+    funded_contract.admin.post(
+        f"/api/v1/admin/disputes/{dispute}/resolve/",
+        {"release_cents": release, "refund_cents": refund, "note": "Settled"},
+        format="json",
+    )
+    assert Contract.objects.get(pk=funded_contract.contract_id).status == "completed"
+
+    res = funded_contract.company.post(f"{base}/request-changes/", changes, format="json")
+    assert res.status_code == 409, res.content
+    assert funded_contract.company.post(f"{base}/approve/").status_code == 409
+    milestone = Milestone.objects.get(pk=funded_contract.milestone)
+    assert milestone.work_status == Milestone.WorkStatus.SUBMITTED
+    assert not milestone.events.filter(to_status="changes_requested").exists()
+    assert Escrow.objects.get(milestone=milestone).status == ("released" if release else "refunded")
+    contract = funded_contract.company.get(f"/api/v1/contracts/{funded_contract.contract_id}/")
+    actions = contract.json()["milestones"][0]["actions"]
+    refused = {a["name"]: a["reason"] for a in actions if not a["allowed"]}
+    assert refused["request_changes"] == "The contract is completed."
+    assert refused["approve"] == "The contract is completed."
+
+
+def test_a_delivery_sent_back_then_settled_cannot_be_delivered_again(funded_contract):  # type: ignore[no-untyped-def]
+    base = f"/api/v1/milestones/{funded_contract.milestone}"
+    funded_contract.me.post(f"{base}/submit/", {"note": "Done"}, format="json")
+    funded_contract.company.post(f"{base}/request-changes/", {"note": "More"}, format="json")
+    dispute = funded_contract.me.post(f"{base}/dispute/", {"reason": "x"}, format="json").json()
+    assert funded_contract.me.post(f"{base}/submit/", {"note": "Again"}).status_code == 409
+    funded_contract.admin.post(
+        f"/api/v1/admin/disputes/{dispute['id']}/resolve/",
+        {"release_cents": 0, "refund_cents": 105_000, "note": "Refunded"},
+        format="json",
+    )
+    res = funded_contract.me.post(f"{base}/submit/", {"note": "Again"}, format="json")
+    assert res.status_code == 409, res.content
+    assert Milestone.objects.get(pk=funded_contract.milestone).deliveries.count() == 1

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from marketplace.errors import StateConflict
 from marketplace.policies import Actions
 from payments.models import Escrow
 from projects.contracts.models import Contract, Dispute, Milestone
@@ -25,7 +26,12 @@ from projects.contracts.policies import (
     milestone_actions,
 )
 from projects.contracts.selectors import contract_list
-from projects.contracts.services import contract_cancel
+from projects.contracts.services import (
+    contract_cancel,
+    milestone_approve,
+    milestone_request_changes,
+    milestone_submit,
+)
 from projects.reviews.models import Review
 from tests.factories import CompanyMemberFactory, UserFactory, VerifiedStudentFactory
 from tests.factories.contracts import active_contract, completed_contract
@@ -165,6 +171,12 @@ MILESTONE_STATES = {
     "approved_waiting_for_payouts": (S.RELEASE_PENDING, W.APPROVED, C.ACTIVE),
     "paid": (S.RELEASED, W.APPROVED, C.COMPLETED),
     "refunded": (S.REFUNDED, W.PENDING, C.CANCELLED),
+    # A dispute's split settled the money: the work stays where it was, the contract completed.
+    "settled_by_a_dispute": (S.RELEASED, W.SUBMITTED, C.COMPLETED),
+    "sent_back_then_refunded_by_a_dispute": (S.REFUNDED, W.CHANGES_REQUESTED, C.COMPLETED),
+    "sent_back_and_disputed": (S.FROZEN, W.CHANGES_REQUESTED, C.DISPUTED),
+    # Another milestone of the contract is disputed: this one's money is still held.
+    "delivered_on_a_disputed_contract": (S.FUNDED, W.SUBMITTED, C.DISPUTED),
 }
 
 MILESTONE_MATRIX = {
@@ -186,6 +198,14 @@ MILESTONE_MATRIX = {
     ("student", "paid"): set(),
     ("company", "refunded"): set(),
     ("student", "refunded"): set(),
+    ("company", "settled_by_a_dispute"): set(),
+    ("student", "settled_by_a_dispute"): set(),
+    ("company", "sent_back_then_refunded_by_a_dispute"): set(),
+    ("student", "sent_back_then_refunded_by_a_dispute"): set(),
+    ("company", "sent_back_and_disputed"): set(),
+    ("student", "sent_back_and_disputed"): set(),
+    ("company", "delivered_on_a_disputed_contract"): {"approve", "request_changes", "dispute"},
+    ("student", "delivered_on_a_disputed_contract"): {"dispute"},
     ("other_company", "unfunded"): set(),
     ("other_company", "delivered"): set(),
     ("other_student", "funded"): set(),
@@ -242,6 +262,52 @@ def test_blocked_actions_are_offered_with_why(state, action, reason):  # type: i
     refused = milestone_actions(milestone=milestone, user=user)[action]
     assert (refused.allowed, refused.offered) == (False, True)
     assert str(refused.reason).startswith(reason)
+
+
+@pytest.mark.parametrize("state", ["settled_by_a_dispute", "sent_back_then_refunded_by_a_dispute"])
+def test_work_settled_by_a_dispute_offers_nothing_and_says_the_contract_ended(state):  # type: ignore[no-untyped-def]
+    milestone = _milestone(state)
+    contract = milestone.contract
+    for user in (contract.project.created_by, contract.student):
+        for action in milestone_actions(milestone=milestone, user=user).values():
+            assert (action.allowed, action.offered) == (False, False), action
+
+
+def test_money_paid_in_is_not_offered_for_funding_again():
+    # Frozen by a dispute (the contract disputed): funded already, so no "Fund" control.
+    milestone = _milestone("disputed")
+    owner = milestone.contract.project.created_by
+    fund = milestone_actions(milestone=milestone, user=owner)["fund"]
+    assert (fund.allowed, fund.offered) == (False, False)
+    assert str(fund.reason).startswith("This milestone's money is frozen until")
+
+
+# Each service that moves the work refuses (409) exactly what its policy refuses: both read
+# `milestone_money_held`. (role, call)
+WORK_SERVICES = {
+    "submit": ("student", lambda m, by: milestone_submit(milestone_id=m.pk, by=by, note="Done")),
+    "approve": ("company", lambda m, by: milestone_approve(milestone_id=m.pk, by=by)),
+    "request_changes": (
+        "company",
+        lambda m, by: milestone_request_changes(milestone_id=m.pk, by=by, note="Darker"),
+    ),
+}
+
+
+@pytest.mark.parametrize("action", sorted(WORK_SERVICES))
+@pytest.mark.parametrize("state", sorted(MILESTONE_STATES))
+def test_the_services_refuse_what_the_policy_refuses(state, action):  # type: ignore[no-untyped-def]
+    milestone = _milestone(state)
+    role, call = WORK_SERVICES[action]
+    user = _user(role, milestone.contract)
+    decided = milestone_actions(milestone=milestone, user=user)[action]
+    try:
+        call(milestone, user)
+    except StateConflict:
+        moved = False
+    else:
+        moved = True
+    assert moved is decided.allowed, decided
 
 
 def test_the_roles_are_told_whose_action_it_is():

@@ -68,6 +68,18 @@ def test_a_dispute_replaces_approval_and_changes_with_its_reason(client):
     assert "A dispute is open" in html
 
 
+def test_a_disputed_milestone_is_not_offered_for_funding_and_says_the_dispute_once(client):
+    contract = active_contract()
+    milestone = contract.milestones.get()
+    milestone_submit(milestone_id=milestone.pk, by=contract.student, note="done")
+    milestone_dispute(milestone_id=milestone.pk, by=contract.student, reason="Unpaid extra work")
+    html = _page(client, contract.project.created_by, f"/company/contracts/{contract.pk}/")
+    assert "Fund this milestone" not in html  # its money is paid in (and frozen)
+    assert "disabled" not in html
+    assert html.count("A dispute is open") == 1
+    assert "the platform&#x27;s staff settle it first" not in html
+
+
 def test_publishing_a_restricted_brief_without_schools_is_disabled_with_why(client):
     owner = CompanyMemberFactory()
     project = ProjectFactory(

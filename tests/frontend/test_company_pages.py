@@ -242,6 +242,50 @@ def test_milestones_that_do_not_add_up_are_refused(signed_in, owner):
     assert not Contract.objects.exists()
 
 
+@pytest.mark.parametrize("decided", ["accepted", "declined"])
+def test_a_decided_bid_says_so_instead_of_the_accept_form(signed_in, owner, decided):
+    bid = _bid(_brief(owner))
+    if decided == "accepted":
+        data = _milestones(("All", "1500", ""))
+        signed_in.post(f"/company/bids/{bid.pk}/accept/", data)
+        contract = Contract.objects.get()
+    else:
+        signed_in.post(f"/company/bids/{bid.pk}/reject/")
+    url = f"/company/bids/{bid.pk}/accept/"
+    for res in (signed_in.get(url), signed_in.post(url, _milestones(("Again", "1500", "")))):
+        assert res.status_code == 200
+        html = res.content.decode()
+        assert f"This bid was {decided}." in html
+        assert "milestones-TOTAL_FORMS" not in html
+        assert "Accept and create the contract" not in html
+        assert f'href="/company/briefs/{bid.project_id}/bids/">Back to the bids</a>' in html
+        if decided == "accepted":
+            assert f'href="/company/contracts/{contract.pk}/"' in html
+    assert Contract.objects.count() == (1 if decided == "accepted" else 0)
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (Project.Status.CANCELLED, "This brief is cancelled."),
+        (Project.Status.IN_PROGRESS, "Work on this brief has started."),
+    ],
+)
+def test_a_brief_past_editing_says_why_instead_of_the_form(signed_in, owner, status, reason):
+    project = _brief(owner, status=status, title="Old title")
+    url = f"/company/briefs/{project.pk}/edit/"
+    for res in (signed_in.get(url), signed_in.post(url, {**BRIEF, "title": "New title"})):
+        assert res.status_code == 200
+        html = res.content.decode()
+        assert reason in html
+        assert 'name="title"' not in html
+        assert f'href="/company/briefs/{project.pk}/">Back to the brief</a>' in html
+    project.refresh_from_db()
+    assert project.title == "Old title"
+    french = signed_in.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Retour à la mission" in french
+
+
 def test_funding_with_the_test_cards(signed_in, owner):
     contract = active_contract(owner=owner, funded=False)
     milestone = contract.milestones.get()
@@ -280,6 +324,28 @@ def test_a_delivery_is_approved_and_the_money_released(signed_in, owner):
     res = signed_in.post(f"/company/milestones/{milestone.pk}/approve/", follow=True)
     assert messages_of(res) == ["Delivery approved: the money is released to the student."]
     assert Escrow.objects.get(pk=milestone.escrow_id).status == Escrow.Status.RELEASED
+
+
+def test_approving_before_the_student_can_be_paid_says_the_money_waits(client, signed_in, owner):
+    milestone = _delivered(owner)
+    res = signed_in.post(f"/company/milestones/{milestone.pk}/approve/", follow=True)
+    assert messages_of(res) == [
+        "Delivery approved. The money goes to the student as soon as their payout account "
+        "can receive it."
+    ]
+    assert Escrow.objects.get(pk=milestone.escrow_id).status == Escrow.Status.RELEASE_PENDING
+    page = res.content.decode()
+    assert "Approved, payment on its way" in page
+    assert "You approved this delivery." in page
+    assert "Approve and release the money" not in page
+
+    client.force_login(milestone.contract.student)
+    client.post("/language/", {"language": "fr"})
+    student_page = client.get(f"/student/contracts/{milestone.contract_id}/").content.decode()
+    assert "Approuvé, paiement en route" in student_page
+    assert "L’entreprise a approuvé ce livrable." in student_page
+    assert 'href="/student/payouts/"' in student_page
+    assert "L’entreprise examine votre livraison" not in student_page
 
 
 def test_changes_need_a_note_then_are_requested(signed_in, owner):

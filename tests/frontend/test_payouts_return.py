@@ -47,6 +47,26 @@ def test_anonymous_visitors_are_asked_to_sign_in(client):
     assert "Sign in to see whether your payout account is ready" in _page(client)
 
 
+def test_anonymous_visitors_get_a_sign_in_link_back_here(client):
+    assert 'href="/signin/?next=/payouts/return/">Sign in</a>' in _page(client)
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_student_has_a_way_onward(client, method):
+    html = _page(client, StudentFactory(), method=method)
+    assert 'href="/student/">Your dashboard</a>' in html
+    assert 'href="/student/contracts/">Your contracts</a>' in html
+    # Outside the part the check replaces, so the links stay.
+    state_ends = html.index("</div>", html.index('id="payout-state"'))
+    assert state_ends < html.index(">Your contracts</a>")
+
+
+def test_the_way_onward_speaks_french(client):
+    client.force_login(StudentFactory())
+    html = client.get(URL, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert ">Votre tableau de bord</a>" in html and ">Vos contrats</a>" in html
+
+
 def test_a_company_member_has_no_payout_account(client):
     assert "Only students have payout accounts." in _page(client, CompanyMemberFactory())
 

@@ -7,6 +7,7 @@ import time_machine
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 
 from schools.models import EnrolmentVerification
 from schools.services import verification_reject, verification_token_make
@@ -116,3 +117,27 @@ def test_the_page_speaks_french(client, verification):
     assert '<html lang="fr">' in html
     assert "Confirmer mon adresse d’école" in html
     assert "rien n’est confirmé tant que vous n’appuyez pas sur le bouton" in html
+
+
+def test_the_page_says_whose_request_it_is_and_warns_a_stranger(client, verification):
+    student = verification.student
+    student.first_name, student.last_name = "Ada", "Lovelace"
+    student.save(update_fields=["first_name", "last_name"])
+
+    html = client.get(_url(verification)).content.decode()
+
+    assert (
+        f"This request comes from the account of Ada Lovelace ({escape(student.email)}), who asks "
+        f"to be verified as a student of {escape(verification.school.name)} with this address."
+    ) in html
+    assert "<strong>If this is not you, do not confirm.</strong>" in html
+    assert html.index("do not confirm") < html.index("Confirm my school address</button>")
+
+
+def test_the_warning_speaks_french(client, verification):
+    client.post("/language/", {"language": "fr", "next": "/"})
+
+    html = client.get(_url(verification)).content.decode()
+
+    assert "Si ce n’est pas vous, ne confirmez pas." in html
+    assert f"({escape(verification.student.email)})" in html
