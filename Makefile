@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # `make demo` serves here; ALLOWED_HOSTS must accept HOST if it is not a loopback name.
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/projects"`.
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/contracts"`.
 PYTEST_ARGS ?=
 # `make fuzz`: Schemathesis' seed, examples per API operation (per role) and phases;
 # FUZZ_PHASES=coverage,fuzzing,stateful adds boundary values (about 200 s more per role).

@@ -14,7 +14,7 @@ class Review(models.Model):
     `role` says who reviews whom: the company reviews the student
     (`subject_user`) or the student reviews the company (`subject_company`).
     Ratings are whole stars, 1 to 5. `comment` is public once the double-blind
-    rule allows it (see `projects.reviews`); `private_feedback` is read by
+    rule allows it (see `projects.reviews.selectors`); `private_feedback` is read by
     staff only. A review is final once written: nothing edits it.
     """
 

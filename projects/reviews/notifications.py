@@ -1,6 +1,6 @@
 """What the parties are told about reviews and messages (in-app and by e-mail).
 
-Like `projects.notices`: one function per event, called inside the service's
+Like every app's `notifications`: one function per event, called inside the service's
 transaction; keys make each event told once per recipient.
 
 - `review-waiting:<review>:<user>`: the other side reviewed you; nothing of

@@ -1,6 +1,6 @@
 """A school's verified students with their results, for its coordinators' list and CSV export.
 
-Shared by the API (`projects.api.schools`) and the coordinator's web pages, so
+Shared by the API (`projects.reviews.api.schools`) and the coordinator's web pages, so
 both show the same figures and the export is built in one place.
 """
 

@@ -1,6 +1,6 @@
 """Background work of the projects app, run by Celery beat (see CELERY_BEAT_SCHEDULE).
 
-Thin callers of `projects.scheduling` and `projects.services`: they take ids,
+Thin callers of `projects.reviews.services`: they take ids,
 re-read the rows and may run any number of times."""
 
 from __future__ import annotations
