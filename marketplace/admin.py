@@ -129,6 +129,23 @@ class StatusEventInline(admin.TabularInline):
         return False
 
 
+class StatusEventAdmin(ReadOnlyAdmin):
+    """The changelist of a lifecycle's event rows (`marketplace.models.StatusEvent`).
+
+    A subclass names the foreign key to the row that moved (`subject`) and what
+    to search; the columns, filters and joins follow from it.
+    """
+
+    subject = ""
+    list_filter = ["to_status"]
+    date_hierarchy = "created_at"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.list_display = ["created_at", cls.subject, "from_status", "to_status", "actor", "note"]
+        cls.list_select_related = [cls.subject, "actor"]
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]

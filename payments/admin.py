@@ -10,7 +10,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from marketplace.admin import ReadOnlyAdmin, money_column, money_format
+from marketplace.admin import ReadOnlyAdmin, StatusEventAdmin, money_column, money_format
 from marketplace.errors import TransientError
 from payments.models import (
     Chargeback,
@@ -150,14 +150,12 @@ class EscrowAdmin(ReadOnlyAdmin):
 
 
 @admin.register(EscrowEvent)
-class EscrowEventAdmin(ReadOnlyAdmin):
+class EscrowEventAdmin(StatusEventAdmin):
     """Every escrow transition: who moved the money from which state to which, and why."""
 
-    list_display = ["created_at", "escrow", "from_status", "to_status", "actor", "note"]
+    subject = "escrow"
     list_filter = ["to_status", "from_status"]
     search_fields = ["escrow__reference", "actor__email", "note"]
-    list_select_related = ["escrow", "actor"]
-    date_hierarchy = "created_at"
 
 
 class EntryInline(admin.TabularInline):

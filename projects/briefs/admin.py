@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from marketplace.admin import ReadOnlyAdmin, StatusEventInline, money_column
+from marketplace.admin import ReadOnlyAdmin, StatusEventAdmin, StatusEventInline, money_column
 from projects.briefs.models import Bid, BidEvent, Project, ProjectEvent
 
 
@@ -75,18 +75,12 @@ class BidAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProjectEvent)
-class ProjectEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "project", "from_status", "to_status", "actor", "note"]
-    list_filter = ["to_status"]
+class ProjectEventAdmin(StatusEventAdmin):
+    subject = "project"
     search_fields = ["project__title", "actor__email", "note"]
-    list_select_related = ["project", "actor"]
-    date_hierarchy = "created_at"
 
 
 @admin.register(BidEvent)
-class BidEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "bid", "from_status", "to_status", "actor", "note"]
-    list_filter = ["to_status"]
+class BidEventAdmin(StatusEventAdmin):
+    subject = "bid"
     search_fields = ["bid__project__title", "bid__student__email", "actor__email", "note"]
-    list_select_related = ["bid", "actor"]
-    date_hierarchy = "created_at"

@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from marketplace.admin import (
     ReadOnlyAdmin,
+    StatusEventAdmin,
     StatusEventInline,
     minor_units_parse,
     money_column,
@@ -118,12 +119,9 @@ class ContractAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ContractEvent)
-class ContractEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "contract", "from_status", "to_status", "actor", "note"]
-    list_filter = ["to_status"]
+class ContractEventAdmin(StatusEventAdmin):
+    subject = "contract"
     search_fields = ["=contract__id", "contract__project__title", "actor__email", "note"]
-    list_select_related = ["contract", "actor"]
-    date_hierarchy = "created_at"
 
 
 class MilestoneEventInline(StatusEventInline):
@@ -158,21 +156,15 @@ class MilestoneAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MilestoneEvent)
-class MilestoneEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "milestone", "from_status", "to_status", "actor", "note"]
-    list_filter = ["to_status"]
+class MilestoneEventAdmin(StatusEventAdmin):
+    subject = "milestone"
     search_fields = ["milestone__title", "actor__email", "note"]
-    list_select_related = ["milestone", "actor"]
-    date_hierarchy = "created_at"
 
 
 @admin.register(DisputeEvent)
-class DisputeEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "dispute", "from_status", "to_status", "actor", "note"]
-    list_filter = ["to_status"]
+class DisputeEventAdmin(StatusEventAdmin):
+    subject = "dispute"
     search_fields = ["=dispute__id", "actor__email", "note"]
-    list_select_related = ["dispute", "actor"]
-    date_hierarchy = "created_at"
 
 
 @admin.register(Delivery)
