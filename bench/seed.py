@@ -41,6 +41,7 @@ from projects.briefs.models import Project
 from projects.briefs.services import project_create, project_publish
 from projects.demo.importing import IMPORT_COMPANIES
 from projects.reviews.services import rankings_refresh
+from schools.addresses import school_email_canonical
 from schools.models import EnrolmentVerification, School, SchoolDomain
 
 BENCH_EMAIL = "bench@bench.example.com"
@@ -394,6 +395,7 @@ def add_students(*, start: int, stop: int, cat: Catalogue, rng: random.Random) -
                 "student",
                 "school",
                 "school_email",
+                "school_email_canonical",
                 "program",
                 "graduation_date",
                 "status",
@@ -423,6 +425,7 @@ def _verification_row(
         user_id,
         school_id,
         f"s{n:06d}@{domain}",
+        school_email_canonical(f"s{n:06d}@{domain}"),
         rng.choice(PROGRAMS),
         graduation,
         state,

@@ -1,7 +1,8 @@
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
-from frontend.views import accounts, company, home, pages
+from frontend.views import accounts, company, home, pages, passwords, two_factor
 
 app_name = "frontend"
 
@@ -14,7 +15,26 @@ urlpatterns = [
     path("language/", set_language, name="set-language"),
     path("signup/", accounts.signup, name="signup"),
     path("signin/", accounts.SignInView.as_view(), name="signin"),
+    path("signin/code/", two_factor.signin_code, name="signin-code"),
+    path("account/", accounts.account, name="account"),
+    path("account/", include("frontend.views.two_factor")),
+    path("account/", include("frontend.views.privacy")),
     path("signout/", accounts.SignOutView.as_view(), name="signout"),
+    # Passwords: forgotten (the e-mailed link's path is `marketplace.credentials`'s) and changed.
+    path("accounts/password/reset/", passwords.reset_request, name="password-reset"),
+    path("accounts/password/reset/sent/", passwords.reset_sent, name="password-reset-sent"),
+    path(
+        "accounts/reset/<str:uidb64>/<str:token>/",
+        passwords.reset_confirm,
+        name="password-reset-confirm",
+    ),
+    path("account/password/", passwords.change, name="password-change"),
+    # Django's and the admin's default LOGIN_URL: the sign-in page, `?next=` kept.
+    path(
+        "accounts/login/",
+        RedirectView.as_view(pattern_name="frontend:signin", query_string=True),
+        name="accounts-login",
+    ),
     path("home/", home.home, name="home"),
     # The company's pages.
     path("company/", company.dashboard, name="company-dashboard"),

@@ -2,22 +2,34 @@
 
 `money_column` shows integer minor units with their currency, `minor_units_parse`
 reads an amount typed by staff, `ReadOnlyAdmin` shows rows only services write.
+Staff switching an account on or off, or changing its rights, go through the
+services that write the audit trail (`AuditEntryAdmin` shows it).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 
+from marketplace.admin_privacy import erase_accounts, export_personal_data
+from marketplace.admin_two_factor import reset_two_factor
+from marketplace.errors import DomainError
 from marketplace.models import (
+    AuditEntry,
     Company,
     CompanyMembership,
     FailedTask,
@@ -29,7 +41,14 @@ from marketplace.models import (
 )
 from marketplace.money import Money, minor_unit_exponent
 from marketplace.notifications import outbound_email_retry
-from marketplace.services import failed_task_retry
+from marketplace.services import (
+    failed_task_retry,
+    user_access_change_refusal,
+    user_deactivate,
+    user_reactivate,
+    user_rights_change_record,
+    user_rights_snapshot,
+)
 
 
 def money_format(amount: int | None, currency: str) -> str:
@@ -146,8 +165,42 @@ class StatusEventAdmin(ReadOnlyAdmin):
         cls.list_select_related = [cls.subject, "actor"]
 
 
+class UserChangeForm(BaseUserChangeForm):
+    """The User admin's change form, with the reason written to the audit trail."""
+
+    access_reason = forms.CharField(
+        label="Reason for a change of access",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the audit trail with any change to active, staff status, "
+        "superuser status, groups or permissions. Required to deactivate an account.",
+    )
+    # Set per request by `UserAdmin.get_form`: who is making the change.
+    acting_user: User | None = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "is_active" in self.changed_data and self.acting_user is not None:
+            refusal = user_access_change_refusal(user=self.instance, by=self.acting_user)
+            if refusal is not None:
+                self.add_error("is_active", refusal)
+            elif not data.get("is_active") and not data.get("access_reason", "").strip():
+                self.add_error("access_reason", "Say why the account is deactivated.")
+        return data
+
+
+class AccessReasonForm(forms.Form):
+    reason = forms.CharField(label="Reason", max_length=2000, widget=forms.Textarea)
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    """Accounts. Switching one on or off goes through `user_deactivate`/`user_reactivate`
+    (tokens revoked, audited); a change of staff status, superuser status, groups or
+    permissions is audited (`user.rights_change`, before and after)."""
+
+    form = UserChangeForm
     ordering = ["email"]
     list_display = [
         "email",
@@ -157,8 +210,15 @@ class UserAdmin(BaseUserAdmin):
         "is_staff",
         "is_active",
         "date_joined",
+        "erased_at",
     ]
-    list_filter = ["role", "is_staff", "is_active", "language"]
+    list_filter = [
+        "role",
+        "is_staff",
+        "is_active",
+        "language",
+        ("erased_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["email", "first_name", "last_name"]
     date_hierarchy = "date_joined"
     fieldsets = [
@@ -166,13 +226,113 @@ class UserAdmin(BaseUserAdmin):
         ("Person", {"fields": ["first_name", "last_name", "role", "language"]}),
         (
             "Access",
-            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+            {
+                "fields": [
+                    "is_active",
+                    "is_staff",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                    "access_reason",
+                ]
+            },
         ),
-        ("Dates", {"fields": ["last_login", "date_joined"]}),
+        ("Dates", {"fields": ["last_login", "date_joined", "erased_at"]}),
     ]
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "role", "password1", "password2"]})
     ]
+    actions = [
+        "deactivate_users",
+        "reactivate_users",
+        export_personal_data,
+        erase_accounts,
+        reset_two_factor,
+    ]
+    readonly_fields = ["erased_at"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        form.acting_user = request.user
+        return form
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        form.rights_before = user_rights_snapshot(user_id=obj.pk)
+        reason = form.cleaned_data.get("access_reason", "")
+        switched = "is_active" in form.changed_data
+        if switched:
+            # The rest is saved as typed; the switch itself is the service's (tokens, audit).
+            obj.is_active = not obj.is_active
+        super().save_model(request, obj, form, change)
+        if switched:
+            service = user_reactivate if form.cleaned_data["is_active"] else user_deactivate
+            obj.is_active = service(user_id=obj.pk, by=request.user, reason=reason).is_active
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if change:
+            user_rights_change_record(
+                user_id=form.instance.pk,
+                by=request.user,
+                before=form.rights_before,
+                reason=form.cleaned_data.get("access_reason", ""),
+            )
+
+    def _access_action(
+        self, request: HttpRequest, queryset: QuerySet[User], *, deactivate: bool
+    ) -> TemplateResponse | None:
+        """Ask for the reason on a page of its own, then switch each account through its service.
+
+        Accounts already in the wanted state are skipped; refusals (oneself, a
+        superuser) are listed and the others go on.
+        """
+        action = "deactivate_users" if deactivate else "reactivate_users"
+        form = AccessReasonForm(request.POST if "confirm" in request.POST else None)
+        if not deactivate:
+            form.fields["reason"].required = False
+        if not form.is_bound or not form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/marketplace/user/access_change.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Deactivate accounts" if deactivate else "Reactivate accounts",
+                    "opts": self.model._meta,
+                    "users": queryset.order_by("email"),
+                    "form": form,
+                    "action": action,
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                },
+            )
+        service = user_deactivate if deactivate else user_reactivate
+        done, refused = 0, []
+        for user in queryset.filter(is_active=deactivate).order_by("pk"):
+            try:
+                service(user_id=user.pk, by=request.user, reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                refused.append(f"{user.email}: {exc.message}")
+            else:
+                done += 1
+        verb = "deactivated" if deactivate else "reactivated"
+        self.message_user(request, f"{done} account(s) {verb}.")
+        if refused:
+            self.message_user(request, "Refused: " + "; ".join(refused), messages.WARNING)
+        return None
+
+    @admin.action(description="Deactivate the selected accounts…", permissions=["change"])
+    def deactivate_users(
+        self, request: HttpRequest, queryset: QuerySet[User]
+    ) -> TemplateResponse | None:
+        return self._access_action(request, queryset, deactivate=True)
+
+    @admin.action(description="Reactivate the selected accounts…", permissions=["change"])
+    def reactivate_users(
+        self, request: HttpRequest, queryset: QuerySet[User]
+    ) -> TemplateResponse | None:
+        return self._access_action(request, queryset, deactivate=False)
 
 
 class MembershipInline(admin.TabularInline):
@@ -255,7 +415,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 @admin.action(description="Run again")
 def retry_failed_tasks(modeladmin, request, queryset):  # type: ignore[no-untyped-def]
     for failed in queryset:
-        failed_task_retry(failed_task_id=failed.pk)
+        failed_task_retry(failed_task_id=failed.pk, by=request.user)
     modeladmin.message_user(request, "The selected tasks are queued again.")
 
 
@@ -272,3 +432,40 @@ class FailedTaskAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """The audit trail: staff actions that moved money or changed someone's rights.
+
+    Read only, no actions; shown to staff holding `marketplace.view_auditentry`
+    (superusers). The subject links to its admin page when its model has one.
+    """
+
+    list_display = ["created_at", "actor_email", "action", "subject", "reason"]
+    list_filter = ["action", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["actor_email", "=subject_id", "reason"]
+    date_hierarchy = "created_at"
+    actions = None
+    fields = ["created_at", "actor_email", "actor_id", "action", "subject", "detail_json", "reason"]
+    readonly_fields = fields
+
+    @admin.display(description="subject")
+    def subject(self, obj: AuditEntry) -> str:
+        if not obj.subject_type:
+            return "—"
+        label = f"{obj.subject_type} {obj.subject_id}"
+        app_label, _, model = obj.subject_type.partition(".")
+        try:
+            url = reverse(
+                f"admin:{app_label}_{model}_change",
+                args=[obj.subject_id],
+                current_app=self.admin_site.name,
+            )
+        except NoReverseMatch:
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="detail")
+    def detail_json(self, obj: AuditEntry) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.detail, indent=2, sort_keys=True))

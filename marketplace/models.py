@@ -7,6 +7,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from marketplace.money import CURRENCY_CHOICES
 
@@ -53,6 +54,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Set by `marketplace.privacy.account_erase`: the account's personal data is gone.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -73,7 +76,16 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def full_name(self) -> str:
+        if self.erased_at is not None:
+            return gettext("Erased user")
         return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    @property
+    def display_name(self) -> str:
+        """The name others see: first and last name, "Erased user" once erased; never the e-mail."""
+        if self.erased_at is not None:
+            return gettext("Erased user")
+        return f"{self.first_name} {self.last_name}".strip()
 
 
 class Company(models.Model):
@@ -277,3 +289,73 @@ class StatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status}"
+
+
+class AppendOnlyError(ValueError):
+    """An attempt to change or delete a row of an append-only table."""
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    """Reads and inserts only: bulk `update`, `bulk_update` and `delete` would bypass
+    `AuditEntry.save`, so they raise."""
+
+    def update(self, **kwargs: object) -> int:
+        raise AppendOnlyError("Audit entries are append-only: they cannot be changed.")
+
+    def bulk_update(self, objs: object, fields: object, batch_size: int | None = None) -> int:
+        raise AppendOnlyError("Audit entries are append-only: they cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Audit entries are append-only: they cannot be deleted.")
+
+
+class AuditEntry(models.Model):
+    """One staff action that moved money or changed someone's rights; append-only.
+
+    Written by `marketplace.audit.audit_record` only; never updated or deleted:
+    `save` refuses an update, `delete` and the QuerySet's `update`/`delete`
+    raise AppendOnlyError, and the database refuses too (migration 0006: on
+    PostgreSQL a trigger refuses UPDATE and DELETE; on SQLite, used for
+    development and tests, a trigger refuses UPDATE, DELETE being left to the
+    test runner's flush). `actor` is not a constraint (`db_constraint=False`,
+    `DO_NOTHING`): deleting a user must not rewrite the trail (SET_NULL would
+    be an UPDATE) nor be blocked by it; `actor_email` keeps who acted whatever
+    becomes of the account. `subject_type`/`subject_id` name the row acted on
+    (`payments.escrow`, 42) without a foreign key, so the trail outlives the row.
+    """
+
+    actor = models.ForeignKey(
+        User,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    subject_type = models.CharField(max_length=100, blank=True)
+    subject_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email or 'system'}: {self.action}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("Audit entries are append-only: they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Audit entries are append-only: they cannot be deleted.")

@@ -57,17 +57,22 @@ def message_render(
             continue
         # One line; French non-breaking spaces (before ":" and the like) are kept.
         subject = re.sub(r"[^\S\u00a0\u202f]+", " ", subject).strip()
-        html = render_to_string(
-            "emails/base.html",
-            {
-                "subject": subject,
-                # urlize(autoescape=True) escaped the text; safe, else base.html escapes it twice.
-                "body": mark_safe(linebreaks(urlize(text.strip(), autoescape=True))),  # noqa: S308
-                "language": lang,
-            },
-        )
+        html = email_html(subject=subject, text=text, language=lang)
         return subject, text.strip() + "\n", html
     raise TemplateDoesNotExist(f"emails/{template}/{FALLBACK_LANGUAGE}/subject.txt")
+
+
+def email_html(*, subject: str, text: str, language: str) -> str:
+    """The HTML part of an e-mail: its plain `text`, escaped, links made clickable."""
+    return render_to_string(
+        "emails/base.html",
+        {
+            "subject": subject,
+            # urlize(autoescape=True) escaped the text; safe, else base.html escapes it twice.
+            "body": mark_safe(linebreaks(urlize(text.strip(), autoescape=True))),  # noqa: S308
+            "language": language,
+        },
+    )
 
 
 def email_queue(

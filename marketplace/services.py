@@ -1,4 +1,4 @@
-"""Writes of the participants: registration and the student profile."""
+"""Writes of the participants: registration, the student profile, staff changing access."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
-from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
+from marketplace.audit import audit_record
+from marketplace.credentials import user_tokens_revoke
+from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
 from marketplace.models import (
     Company,
     CompanyMembership,
@@ -191,11 +193,12 @@ def failed_task_record(
 
 
 @transaction.atomic
-def failed_task_retry(*, failed_task_id: int) -> FailedTask:
+def failed_task_retry(*, failed_task_id: int, by: User | None = None) -> FailedTask:
     """Enqueue a failed task again with the same keyword arguments (after commit).
 
-    Raises NotFound for an unknown row and ValidationFailed for a task name
-    that is no longer registered.
+    A retry by staff (`by`) is audited (`task.retry`: the task's name and
+    arguments), since the task may move money. Raises NotFound for an unknown
+    row and ValidationFailed for a task name that is no longer registered.
     """
     from marketplace.celery import app
 
@@ -207,6 +210,142 @@ def failed_task_retry(*, failed_task_id: int) -> FailedTask:
         raise ValidationFailed(f"No task named {failed.task_name}.", field="task_name")
     failed.retried_at = timezone.now()
     failed.save(update_fields=["retried_at"])
+    if by is not None:
+        audit_record(
+            actor=by,
+            action="task.retry",
+            subject=failed,
+            detail={"task_name": failed.task_name, "kwargs": failed.kwargs},
+        )
     kwargs = dict(failed.kwargs)
     transaction.on_commit(lambda: task.apply_async(kwargs=kwargs))
     return failed
+
+
+# What "someone's rights" are on the User admin: the access flags and grants.
+RIGHTS_FLAGS = ("is_staff", "is_superuser")
+
+
+def user_rights_snapshot(*, user_id: int) -> dict[str, Any]:
+    """The user's rights as stored: `is_staff`, `is_superuser`, sorted group names and
+    permission codenames (`app_label.codename`). Two queries besides the row."""
+    user = User.objects.get(pk=user_id)
+    return {
+        **{flag: getattr(user, flag) for flag in RIGHTS_FLAGS},
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in user.user_permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        ),
+    }
+
+
+@transaction.atomic
+def user_rights_change_record(
+    *, user_id: int, by: User, before: dict[str, Any], reason: str = ""
+) -> dict[str, Any] | None:
+    """Audit a change of a user's rights (`user.rights_change`), made by staff in the admin.
+
+    `before` is `user_rights_snapshot` taken before the change; the entry's
+    detail holds `before` and `after` of what changed only. Returns that
+    detail, or None (nothing written) when the rights are as they were.
+    """
+    after = user_rights_snapshot(user_id=user_id)
+    changed = [key for key in after if before.get(key) != after[key]]
+    if not changed:
+        return None
+    detail = {
+        "before": {key: before.get(key) for key in changed},
+        "after": {key: after[key] for key in changed},
+    }
+    audit_record(
+        actor=by,
+        action="user.rights_change",
+        subject=User.objects.get(pk=user_id),
+        detail=detail,
+        reason=reason.strip(),
+    )
+    return detail
+
+
+def user_access_change_refusal(*, user: User, by: User) -> str | None:
+    """Why `by` may not switch `user`'s account on or off, or None when they may.
+
+    Only active staff may; nobody their own account (locking oneself out);
+    only a superuser a superuser's.
+    """
+    if not by.is_staff or not by.is_active:
+        return "Only the platform's staff change who can sign in."
+    if user.pk == by.pk:
+        return "You cannot change your own access."
+    if user.is_superuser and not by.is_superuser:
+        return "Only a superuser changes a superuser's access."
+    return None
+
+
+def _access_change_lock(*, user_id: int, by: User) -> User:
+    """The user, locked, once `by` may change whether they can sign in (else raises)."""
+    if not by.is_staff or not by.is_active:
+        raise PermissionDenied("Only the platform's staff change who can sign in.")
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise NotFound("No such user.")
+    refusal = user_access_change_refusal(user=user, by=by)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, user_id: int, by: User, reason: str) -> User:
+    """Staff stop a user from signing in: `is_active` off, every refresh token revoked.
+
+    Django refuses inactive users at sign-in and on every request
+    (https://docs.djangoproject.com/en/5.2/ref/contrib/auth/#django.contrib.auth.models.User.is_active);
+    their refresh tokens are blacklisted (`user_tokens_revoke`). Audited
+    (`user.deactivate`, with the number of tokens revoked). Raises
+    PermissionDenied for non-staff, for oneself and for a superuser unless
+    `by` is one, NotFound, ValidationFailed (field `reason`) without a
+    reason and StateConflict for a user already inactive.
+    """
+    user = _access_change_lock(user_id=user_id, by=by)
+    if not reason.strip():
+        raise ValidationFailed("Say why the account is deactivated.", field="reason")
+    if not user.is_active:
+        raise StateConflict("This account is already inactive.")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    revoked = user_tokens_revoke(user=user)
+    audit_record(
+        actor=by,
+        action="user.deactivate",
+        subject=user,
+        detail={"email": user.email, "is_active": [True, False], "tokens_revoked": revoked},
+        reason=reason.strip(),
+    )
+    return user
+
+
+@transaction.atomic
+def user_reactivate(*, user_id: int, by: User, reason: str = "") -> User:
+    """Staff let an inactive user sign in again (`is_active` on); audited (`user.reactivate`).
+
+    Revoked tokens stay revoked: the user signs in afresh. Raises like
+    `user_deactivate`, StateConflict for a user already active; the reason
+    is optional.
+    """
+    user = _access_change_lock(user_id=user_id, by=by)
+    if user.is_active:
+        raise StateConflict("This account is already active.")
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    audit_record(
+        actor=by,
+        action="user.reactivate",
+        subject=user,
+        detail={"email": user.email, "is_active": [False, True]},
+        reason=reason.strip(),
+    )
+    return user

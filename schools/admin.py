@@ -1,7 +1,12 @@
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from marketplace.admin import ReadOnlyAdmin
+from marketplace.errors import ValidationFailed
+from schools.addresses import school_email_canonical
 from schools.models import (
     Coordinator,
     EnrolmentVerification,
@@ -9,6 +14,7 @@ from schools.models import (
     SchoolDomain,
     VerificationEvent,
 )
+from schools.services import coordinator_assign, coordinator_remove
 
 
 class DomainInline(admin.TabularInline):
@@ -49,11 +55,28 @@ class SchoolDomainAdmin(admin.ModelAdmin):
 
 @admin.register(Coordinator)
 class CoordinatorAdmin(admin.ModelAdmin):
+    """Who coordinates which school. Assigning, moving and removing one is audited."""
+
     list_display = ["user", "school", "created_at"]
     search_fields = ["user__email", "user__last_name", "school__name"]
     list_select_related = ["user", "school"]
     autocomplete_fields = ["user", "school"]
     date_hierarchy = "created_at"
+    fields = ["user", "school"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["user"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Coordinator, form: Any, change: bool) -> None:
+        saved = coordinator_assign(user=obj.user, school=obj.school, by=request.user)
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Coordinator) -> None:
+        coordinator_remove(coordinator_id=obj.pk, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Coordinator]) -> None:
+        for pk in queryset.values_list("pk", flat=True):
+            coordinator_remove(coordinator_id=pk, by=request.user)
 
 
 class EventInline(admin.TabularInline):
@@ -75,11 +98,23 @@ class EnrolmentVerificationAdmin(admin.ModelAdmin):
 
     list_display = ["student", "school", "school_email", "status", "graduation_date", "created_at"]
     list_filter = ["status", "school__is_partner", "school__country"]
-    search_fields = ["student__email", "school_email", "school__name"]
+    # The canonical address finds every spelling of one mailbox (`schools.addresses`).
+    search_fields = ["student__email", "school_email", "school_email_canonical", "school__name"]
     list_select_related = ["student", "school"]
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in EnrolmentVerification._meta.fields]
     inlines = [EventInline]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[EnrolmentVerification], search_term: str
+    ) -> tuple[QuerySet[EnrolmentVerification], bool]:
+        """Also find the other spellings of a searched address (`A+x@School.EDU` finds `a@…`)."""
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            canonical = school_email_canonical(search_term)
+        except ValidationFailed:
+            return found, duplicates
+        return found | queryset.filter(school_email_canonical=canonical), duplicates
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -98,6 +133,7 @@ class VerificationEventAdmin(ReadOnlyAdmin):
     search_fields = [
         "verification__student__email",
         "verification__school_email",
+        "verification__school_email_canonical",
         "verification__school__name",
         "actor__email",
     ]

@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class SchoolsConfig(AppConfig):
     name = "schools"
+
+    def ready(self) -> None:
+        from schools.privacy import register
+
+        register()

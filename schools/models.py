@@ -112,7 +112,9 @@ class EnrolmentVerification(models.Model):
     """A student's claim to be enrolled at a school, checked twice.
 
     First the student proves the school e-mail address by a signed link, then the
-    school's coordinator approves or rejects. States:
+    school's coordinator approves or rejects. `school_email` is the address as
+    typed (its domain normalised), the one mailed; `school_email_canonical` is
+    the key of the mailbox, unique among live claims. States:
     pending_email → pending_review → verified | rejected; verified → expired | revoked.
     """
 
@@ -129,6 +131,15 @@ class EnrolmentVerification(models.Model):
     )
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="verifications")
     school_email = models.EmailField()
+    # Empty only on rows from before it existed that lost a collision (see migration 0002).
+    school_email_canonical = models.CharField(
+        max_length=254,
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=True,
+        help_text="The address as `schools.addresses.school_email_canonical` spells it.",
+    )
     program = models.CharField(max_length=200)
     graduation_date = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING_EMAIL)
@@ -158,9 +169,9 @@ class EnrolmentVerification(models.Model):
                 ),
                 name="verification_status_valid",
             ),
-            # One live claim on a school address at a time, whoever makes it.
+            # One live claim on a school mailbox at a time, however it is spelled.
             models.UniqueConstraint(
-                fields=["school_email"],
+                fields=["school_email_canonical"],
                 condition=Q(status__in=["pending_review", "verified"]),
                 name="verification_one_live_per_email",
             ),

@@ -7,18 +7,18 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
+from marketplace.audit import audit_record
+from marketplace.credentials import password_reset_link
 from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
 from marketplace.models import User
 from marketplace.notifications import notify
 from marketplace.selectors import notification_keys_existing
+from schools.addresses import school_email_canonical
 from schools.domains import domain_matches, email_domain, normalize_domain
 from schools.models import Coordinator, EnrolmentVerification, School, VerificationEvent
 from schools.selectors import TOKEN_SALT, verification_token_read
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 V = EnrolmentVerification.Status
 VERIFICATIONS_URL = "/api/v1/verifications/"
 EXPIRY_REASON = "graduation date passed"
+ADDRESS_HELD = "This school address is already used by another student."
 
 
 # The furthest graduation date a request may give: a doctorate's length.
@@ -74,15 +75,19 @@ def verification_request(
 
     The address's domain must be one of the school's domains or a sub-domain of
     one (see `schools.domains`). An e-mail with a signed `/verify/<token>/`
-    link is sent after commit. Raises PermissionDenied for a non-student,
-    ValidationFailed (field named) for a foreign domain, a graduation date in
-    the past or more than `MAX_STUDIES_AHEAD` away, or an address another
-    student holds, and StateConflict when the student
-    already has a verification pending or in force.
+    link is sent after commit. The address is stored as typed (domain
+    normalised) beside its canonical form (`schools.addresses`), which decides
+    whether another student holds the mailbox. Raises PermissionDenied for a
+    non-student, ValidationFailed (field named) for a foreign domain, an
+    address the canonical form refuses, a graduation date in the past or more
+    than `MAX_STUDIES_AHEAD` away, or an address another student holds under
+    any spelling, and StateConflict when the student already has a
+    verification pending or in force.
     """
     if student.role != User.Role.STUDENT:
         raise PermissionDenied("Only students can ask to be verified.")
     domain = email_domain(school_email)
+    canonical = school_email_canonical(school_email)
     school_domains = list(school.domains.values_list("domain", flat=True))
     # Stored domains may have been typed in Unicode or upper case (admin): compare normalised.
     if not any(domain_matches(domain, d) for d in _normalized_domains(school_domains)):
@@ -113,16 +118,15 @@ def verification_request(
         if (pending | mine.in_force()).exists():
             raise StateConflict("You already have a verification pending or in force.")
         held = EnrolmentVerification.objects.filter(
-            school_email__iexact=normalized_email, status__in=[V.PENDING_REVIEW, V.VERIFIED]
+            school_email_canonical=canonical, status__in=[V.PENDING_REVIEW, V.VERIFIED]
         ).exclude(student=student)
         if held.exists():
-            raise ValidationFailed(
-                "This school address is already used by another student.", field="school_email"
-            )
+            raise ValidationFailed(ADDRESS_HELD, field="school_email")
         verification = EnrolmentVerification.objects.create(
             student=student,
             school=school,
             school_email=normalized_email,
+            school_email_canonical=canonical,
             program=program,
             graduation_date=graduation_date,
         )
@@ -146,9 +150,13 @@ def verification_request(
 def verification_confirm_email(*, token: str) -> EnrolmentVerification:
     """Confirm the school address from the e-mailed token (idempotent once confirmed).
 
-    Raises ValidationFailed (field `token`) for a forged, altered or expired
-    token (VERIFICATION_LINK_MAX_AGE seconds), and StateConflict if the request
-    was decided meanwhile.
+    The token names the address as mailed (`school_email`), so links sent
+    before the canonical form existed still work. Raises ValidationFailed
+    (field `token`) for a forged, altered or expired token
+    (VERIFICATION_LINK_MAX_AGE seconds) or when another student's live claim
+    holds the same mailbox under any spelling, even one confirmed a moment
+    before (the unique constraint decides the race); and StateConflict if the
+    request was decided meanwhile.
     """
     verification_id, school_email = verification_token_read(token=token)
     with transaction.atomic():
@@ -160,28 +168,50 @@ def verification_confirm_email(*, token: str) -> EnrolmentVerification:
         if verification is None:
             raise ValidationFailed("This link is not valid.", field="token")
         if verification.status == V.PENDING_EMAIL:
+            # A row the canonical form refused when it was filled in stays refused.
+            verification.school_email_canonical = (
+                verification.school_email_canonical
+                or school_email_canonical(verification.school_email)
+            )
             held = EnrolmentVerification.objects.filter(
-                school_email__iexact=verification.school_email,
+                school_email_canonical=verification.school_email_canonical,
                 status__in=[V.PENDING_REVIEW, V.VERIFIED],
             ).exclude(pk=verification.pk)
             if held.exists():
-                raise ValidationFailed(
-                    "This school address is already used by another student.", field="token"
-                )
+                raise ValidationFailed(ADDRESS_HELD, field="token")
             _check_move(verification, V.PENDING_REVIEW)
             verification.email_confirmed_at = timezone.now()
-            VERIFICATION_STATES.transition(
-                verification,
-                V.PENDING_REVIEW,
-                actor=verification.student,
-                update_fields=["email_confirmed_at"],
-            )
+            try:
+                with transaction.atomic():
+                    VERIFICATION_STATES.transition(
+                        verification,
+                        V.PENDING_REVIEW,
+                        actor=verification.student,
+                        update_fields=["email_confirmed_at", "school_email_canonical"],
+                    )
+            except IntegrityError as exc:
+                # Another spelling of the mailbox was confirmed in the meantime (the unique
+                # constraint `verification_one_live_per_email` saw it): the same answer.
+                raise ValidationFailed(ADDRESS_HELD, field="token") from exc
         elif verification.status != V.PENDING_REVIEW and verification.status != V.VERIFIED:
             raise StateConflict(f"This request is already {verification.status}.")
     return verification
 
 
+# What a coordinator's own decisions write to the audit trail besides their VerificationEvent:
+# a revocation takes rights away from a student already vouched for; approvals and
+# rejections are the routine review and stay in the events only.
+COORDINATOR_DECISIONS_AUDITED = {V.REVOKED}
+VERIFICATION_ACTIONS = {V.VERIFIED: "approve", V.REJECTED: "reject", V.REVOKED: "revoke"}
+
+
 def _decide(*, verification_id: int, by: User, to: str, reason: str = "") -> EnrolmentVerification:
+    """Move a verification to `to` for its school's coordinator or staff.
+
+    Audited (`verification.approve|reject|revoke`) when staff who are not
+    that school's coordinator decide (`override: true`), and for a
+    coordinator's revocation (`COORDINATOR_DECISIONS_AUDITED`).
+    """
     with transaction.atomic():
         verification = (
             EnrolmentVerification.objects.select_for_update().filter(pk=verification_id).first()
@@ -192,6 +222,7 @@ def _decide(*, verification_id: int, by: User, to: str, reason: str = "") -> Enr
         if coordinator is None and not by.is_staff:
             raise PermissionDenied("Only the school's coordinator decides on this request.")
         _check_move(verification, to)
+        from_status = verification.status
         verification.decided_by = by
         verification.decided_at = timezone.now()
         verification.reason = reason
@@ -202,6 +233,19 @@ def _decide(*, verification_id: int, by: User, to: str, reason: str = "") -> Enr
             note=reason,
             update_fields=["decided_by", "decided_at", "reason"],
         )
+        if coordinator is None or to in COORDINATOR_DECISIONS_AUDITED:
+            audit_record(
+                actor=by,
+                action=f"verification.{VERIFICATION_ACTIONS[to]}",
+                subject=verification,
+                detail={
+                    "student_id": verification.student_id,
+                    "school_id": verification.school_id,
+                    "status": [from_status, to],
+                    "override": coordinator is None,
+                },
+                reason=reason,
+            )
         notify(
             user=verification.student,
             template="verification_decision",
@@ -234,10 +278,8 @@ def verification_revoke(*, verification_id: int, by: User, reason: str) -> Enrol
 
 
 def coordinator_invitation_link(*, user: User) -> str:
-    """A single-use set-password link (Django's password-reset token, PASSWORD_RESET_TIMEOUT)."""
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    return f"{settings.SITE_URL}/accounts/reset/{uid}/{token}/"
+    """A single-use set-password link: the password-reset link (`password_reset_link`)."""
+    return password_reset_link(user=user)
 
 
 def coordinator_create(
@@ -247,14 +289,20 @@ def coordinator_create(
     first_name: str,
     last_name: str,
     password: str | None = None,
+    by: User | None = None,
 ) -> Coordinator:
     """Create a coordinator account for one school.
 
     Without a password the account has none yet and an invitation e-mail
     carries a set-password link (Django's password-reset token, valid
-    PASSWORD_RESET_TIMEOUT seconds). Raises ValidationFailed for a taken
+    PASSWORD_RESET_TIMEOUT seconds). Created by staff (`by`, the admin API
+    and the admin) it is audited (`coordinator.invite`) with the account;
+    without `by` (demo data, set-up scripts) it is not. Raises
+    PermissionDenied when `by` is not staff, ValidationFailed for a taken
     e-mail or a weak password.
     """
+    if by is not None and not by.is_staff:
+        raise PermissionDenied("Only the platform's staff invite coordinators.")
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationFailed("An account with this e-mail already exists.", field="email")
@@ -275,6 +323,18 @@ def coordinator_create(
                 role=User.Role.COORDINATOR,
             )
             coordinator = Coordinator.objects.create(user=user, school=school)
+            if by is not None:
+                audit_record(
+                    actor=by,
+                    action="coordinator.invite",
+                    subject=coordinator,
+                    detail={
+                        "user_id": user.pk,
+                        "email": email,
+                        "school_id": school.pk,
+                        "invited": not password,
+                    },
+                )
             if not password:
                 notify(
                     user=user,
@@ -291,6 +351,64 @@ def coordinator_create(
             "An account with this e-mail already exists.", field="email"
         ) from exc
     return coordinator
+
+
+@transaction.atomic
+def coordinator_assign(*, user: User, school: School, by: User) -> Coordinator:
+    """Staff make an existing account the coordinator of `school` (or move it there).
+
+    Audited (`coordinator.assign`, with the school before and after). Returns
+    the coordinator row. Raises PermissionDenied when `by` is not staff.
+    """
+    if not by.is_staff:
+        raise PermissionDenied("Only the platform's staff assign coordinators.")
+    User.objects.select_for_update().get(pk=user.pk)
+    coordinator = Coordinator.objects.filter(user=user).first()
+    before = coordinator.school_id if coordinator is not None else None
+    if coordinator is None:
+        coordinator = Coordinator.objects.create(user=user, school=school)
+    elif before != school.pk:
+        coordinator.school = school
+        coordinator.save(update_fields=["school"])
+    else:
+        return coordinator
+    audit_record(
+        actor=by,
+        action="coordinator.assign",
+        subject=coordinator,
+        detail={"user_id": user.pk, "email": user.email, "school_id": [before, school.pk]},
+    )
+    return coordinator
+
+
+@transaction.atomic
+def coordinator_remove(*, coordinator_id: int, by: User) -> None:
+    """Staff take a school's coordination away from an account; audited (`coordinator.remove`).
+
+    The account stays; its past decisions keep their events. Raises
+    PermissionDenied when `by` is not staff and NotFound for an unknown row.
+    """
+    if not by.is_staff:
+        raise PermissionDenied("Only the platform's staff remove coordinators.")
+    coordinator = (
+        Coordinator.objects.select_for_update()
+        .select_related("user")
+        .filter(pk=coordinator_id)
+        .first()
+    )
+    if coordinator is None:
+        raise NotFound("No such coordinator.")
+    audit_record(
+        actor=by,
+        action="coordinator.remove",
+        subject=coordinator,
+        detail={
+            "user_id": coordinator.user_id,
+            "email": coordinator.user.email,
+            "school_id": coordinator.school_id,
+        },
+    )
+    coordinator.delete()
 
 
 def verifications_expire(*, today: dt.date | None = None) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
@@ -11,6 +12,12 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 
 NESTED_NAMES = {"InputSerializer", "OutputSerializer", "FilterSerializer"}
+
+
+class BearerTokenScheme(SimpleJWTScheme):
+    """The API's bearer tokens (simplejwt with the second factor) in the schema: `jwtAuth`."""
+
+    target_class = "marketplace.api.authentication.JWTAuthentication"
 
 
 @extend_schema_serializer(component_name="Error")

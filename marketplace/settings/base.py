@@ -10,16 +10,22 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The real environment wins over the file; ENV_FILE names another file (the production
+# settings' tests point it at an empty one, so a developer's .env cannot leak in).
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 ENVIRONMENT = env("ENVIRONMENT", default="local")
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="insecure-local-only-key-change-me")
+# Former keys, still accepted when reading signed values (sessions, password reset and
+# verification links) but never used to sign: key rotation, Django 4.1+ (README "Production").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -33,10 +39,15 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Outstanding refresh tokens and their blacklist: rotation, logout, revocation.
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "marketplace",
     "schools",
     "payments",
@@ -51,16 +62,53 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "marketplace.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "marketplace.middleware.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+
+# Browser protections, the same in every environment so the demo and the tests run under
+# them (README "Production"). Django's values, stated: the deployment check names them.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# No address bar (ids, e-mailed tokens) is sent to other sites, not even the origin.
+SECURE_REFERRER_POLICY = "same-origin"
+# Stripe.js opens card authentication (3-D Secure) in an iframe, never in a popup.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# No inline script or style without the response's nonce, no eval, no plugins. The Stripe
+# hosts are those of Stripe.js and its card frames (docs.stripe.com/security/guide#content-
+# security-policy); the student's payout onboarding form redirects to Stripe Connect.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, "https://js.stripe.com"],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF, "https://api.stripe.com"],
+        "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF, "https://connect.stripe.com"],
+        "frame-ancestors": [NONE],
+    },
+}
+# Powerful browser features off; the Payment Request API only for this site and Stripe.js.
+PERMISSIONS_POLICY = {
+    "camera": [],
+    "microphone": [],
+    "geolocation": [],
+    "payment": ["self", "https://js.stripe.com"],
+}
 
 ROOT_URLCONF = "marketplace.urls"
 WSGI_APPLICATION = "marketplace.wsgi.application"
@@ -77,6 +125,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "frontend.context_processors.two_factor_demo",
             ],
         },
     },
@@ -124,6 +173,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 LOGIN_URL = "frontend:signin"
 LOGIN_REDIRECT_URL = "frontend:home"
 LOGOUT_REDIRECT_URL = "frontend:landing"
+# Where a signed-in user who owes a second factor gives it, or sets it up.
+TWO_FACTOR_VERIFY_URL = "frontend:two-factor-verify"
+TWO_FACTOR_SETUP_URL = "frontend:security"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -139,7 +191,7 @@ if env("EMAIL_URL", default=""):
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "marketplace.api.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -157,13 +209,29 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# Two-factor sign-in (marketplace.two_factor): staff and coordinators must use it when on.
+# Production refuses to start with it off; the demo (settings.local) turns it off.
+TWO_FACTOR_REQUIRED = env.bool("TWO_FACTOR_REQUIRED", default=True)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Campus Marketplace")
+# Seconds a password-checked sign-in waits for its second factor.
+TWO_FACTOR_PENDING_SECONDS = env.int("TWO_FACTOR_PENDING_SECONDS", default=300)
+
 # Sign-in and registration attempts per client address, e.g. "30/minute".
 AUTH_THROTTLE_RATE = env("AUTH_THROTTLE_RATE", default="30/minute")
+# Personal data exports (a ZIP of everything, files included) per user, e.g. "5/hour".
+PERSONAL_DATA_EXPORT_RATE = env("PERSONAL_DATA_EXPORT_RATE", default="5/hour")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Each refresh answers a new refresh token and blacklists the one used, so a
+    # stolen refresh token is good once; the password's hash in every token
+    # (CHECK_REVOKE_TOKEN) refuses those issued before a password change.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {

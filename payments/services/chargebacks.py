@@ -46,6 +46,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.audit import audit_record
 from marketplace.errors import NotFound, StateConflict, ValidationFailed
 from payments.models import Chargeback, Escrow, EscrowEvent, LedgerTransaction
 from payments.selectors import ledger_escrow_account_total, ledger_escrow_refunds_total
@@ -245,12 +246,14 @@ def escrow_record_external_refund(
     `escrow_settle_split`, or recorded here) already cover it, nothing happens
     and False is returned, so an old or repeated report is harmless. A new
     refund of the whole charge of a funded escrow is recorded (escrow
-    refunded, `refund_id` kept, a refund transaction, no gateway call) and
-    True returned. The whole charge refunded while our own refund waits to be
-    recorded (`refund_pending`: Stripe's event overtook our answer) is that
-    refund: it is recorded as `escrow_refund_send` would, and False returned
-    (nothing was refunded outside). Raises StateConflict, with the amounts, for a partial refund
-    or one on money that is not simply held (approved, frozen, released):
+    refunded, `refund_id` kept, a refund transaction, no gateway call, an
+    audit entry `refund.outside` with no actor) and True returned. The whole
+    charge refunded while our own refund waits to be recorded
+    (`refund_pending`: Stripe's event overtook our answer) is that refund: it
+    is recorded as `escrow_refund_send` would, and False returned (nothing
+    was refunded outside). Raises StateConflict, with the amounts, for a
+    partial refund or one on money that is not simply held (approved,
+    frozen, released):
     staff settle those by hand, and reconciliation reports them too.
     """
     escrow = _locked(escrow_id)
@@ -286,6 +289,19 @@ def escrow_record_external_refund(
         escrow=escrow,
         memo=f"{escrow.reference} refunded outside the platform",
         note=f"refunded outside the platform {refund_id}".strip(),
+    )
+    # Someone with access to the Stripe Dashboard moved the money; who is not known here.
+    audit_record(
+        actor=None,
+        action="refund.outside",
+        subject=escrow,
+        detail={
+            "reference": escrow.reference,
+            "amount_cents": escrow.charge_cents,
+            "currency": escrow.currency,
+            "refund_id": refund_id,
+            "status": [S.FUNDED.value, escrow.status],
+        },
     )
     logger.warning("escrow.refunded_externally", extra={"escrow_id": escrow.pk})
     return True

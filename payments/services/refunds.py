@@ -19,6 +19,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.audit import audit_record
 from marketplace.errors import DomainError, StateConflict, ValidationFailed
 from marketplace.money import Money, bps_of
 from payments.gateways import get_gateway
@@ -49,13 +50,30 @@ def escrow_refund_request(
 
     Commits with the caller's transaction (the projects app cancels the
     contract in the same one); `escrow_refund_send` then asks the gateway, once
-    that committed. Raises StateConflict unless funded.
+    that committed. A refund staff ask for (`actor.is_staff`) is audited
+    (`refund.create`: the whole charge in minor units, `note` as the reason)
+    in this transaction: the decision is theirs even when the scheduled retry
+    completes it. Raises StateConflict unless funded.
     """
     with transaction.atomic():
         escrow = escrow_lock(escrow_id)
         if escrow.status != S.FUNDED:
             raise StateConflict(f"Only funded money can be refunded; this is {escrow.status}.")
         ESCROW_STATES.transition(escrow, S.REFUND_PENDING, actor=actor, note=note)
+        if actor is not None and actor.is_staff:
+            audit_record(
+                actor=actor,
+                action="refund.create",
+                subject=escrow,
+                detail={
+                    "reference": escrow.reference,
+                    "company_id": escrow.company_id,
+                    "amount_cents": escrow.charge_cents,
+                    "currency": escrow.currency,
+                    "status": [S.FUNDED.value, S.REFUND_PENDING.value],
+                },
+                reason=note,
+            )
     return escrow
 
 

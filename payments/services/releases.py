@@ -21,6 +21,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.audit import audit_record
 from marketplace.errors import DomainError, StateConflict
 from marketplace.notifications import notify
 from marketplace.selectors import staff_users
@@ -129,7 +130,9 @@ def escrow_release_send(*, escrow_id: int, actor: AbstractBaseUser | None = None
     return _release_send(escrow_id, actor=actor).escrow
 
 
-def _release_send(escrow_id: int, *, actor: AbstractBaseUser | None) -> GatewayAnswer:
+def _release_send(
+    escrow_id: int, *, actor: AbstractBaseUser | None, audited: bool = False
+) -> GatewayAnswer:
     escrow = Escrow.objects.get(pk=escrow_id)
     if escrow.status != S.RELEASE_PENDING:
         return GatewayAnswer(escrow, recorded=False)
@@ -147,7 +150,7 @@ def _release_send(escrow_id: int, *, actor: AbstractBaseUser | None) -> GatewayA
         )
     except DomainError as exc:
         return GatewayAnswer(_transfer_failed(escrow_id, exc), recorded=False, failure=exc)
-    return _release_record(escrow_id, transfer_id=transfer_id, actor=actor)
+    return _release_record(escrow_id, transfer_id=transfer_id, actor=actor, audited=audited)
 
 
 def _transfer_failed(escrow_id: int, exc: DomainError) -> Escrow:
@@ -167,7 +170,7 @@ def _transfer_failed(escrow_id: int, exc: DomainError) -> Escrow:
 
 
 def _release_record(
-    escrow_id: int, *, transfer_id: str, actor: AbstractBaseUser | None
+    escrow_id: int, *, transfer_id: str, actor: AbstractBaseUser | None, audited: bool
 ) -> GatewayAnswer:
     with transaction.atomic():
         escrow = escrow_lock(escrow_id)
@@ -175,6 +178,7 @@ def _release_record(
         # released (a lost chargeback is then the platform's loss, `chargeback_close`).
         if escrow.status not in (S.RELEASE_PENDING, S.FROZEN) or escrow.split_recorded:
             return GatewayAnswer(escrow, recorded=False)
+        from_status = escrow.status
         escrow.transfer_id = transfer_id
         escrow.transfer_attempts += 1
         escrow.last_error = ""
@@ -199,6 +203,21 @@ def _release_record(
                 ),
             ],
         )
+        if audited:
+            audit_record(
+                actor=actor,
+                action="transfer.retry",
+                subject=escrow,
+                detail={
+                    "reference": escrow.reference,
+                    "payee_id": escrow.payee_id,
+                    "amount_cents": escrow.payee_cents,
+                    "currency": escrow.currency,
+                    "transfer_id": transfer_id,
+                    "attempts": escrow.transfer_attempts,
+                    "status": [from_status, escrow.status],
+                },
+            )
     logger.info("escrow.released", extra={"escrow_id": escrow.pk})
     return GatewayAnswer(escrow, recorded=True)
 
@@ -242,8 +261,11 @@ def escrow_retry_pending_releases(
     answer was never recorded (same key: Stripe answers the transfer it made)
     and payees who became ready without the event reaching us. `escrow_ids`
     narrows it to those escrows (staff retrying chosen ones, `actor`); the
-    others are left as they are. What goes out is announced to the
-    late-release listeners. Safe to run any number of times, concurrently too.
+    others are left as they are. Each transfer a staff `actor` sends is
+    audited (`transfer.retry`) in the transaction that records it; a retry
+    that fails again moves nothing and writes no entry, and the scheduled run
+    (no actor) is not audited. What goes out is announced to the late-release
+    listeners. Safe to run any number of times, concurrently too.
     """
     pending = Escrow.objects.filter(
         status=S.RELEASE_PENDING,
@@ -252,7 +274,9 @@ def escrow_retry_pending_releases(
     if escrow_ids is not None:
         pending = pending.filter(pk__in=list(escrow_ids))
     ids = list(pending.order_by("pk").values_list("pk", flat=True)[:limit])
-    released = [pk for pk in ids if _release_send(pk, actor=actor).recorded]
+    released = [
+        pk for pk in ids if _release_send(pk, actor=actor, audited=actor is not None).recorded
+    ]
     _announce_late_releases(released)
     return released
 

@@ -6,3 +6,8 @@ class BriefsConfig(AppConfig):
 
     name = "projects.briefs"
     label = "briefs"
+
+    def ready(self) -> None:
+        from projects.briefs.privacy import register
+
+        register()

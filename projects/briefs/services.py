@@ -16,6 +16,7 @@ from django.utils import timezone
 from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
 from marketplace.models import Skill, User
 from marketplace.money import SUPPORTED_CURRENCIES, amount_check
+from marketplace.privacy import user_lock_active
 from marketplace.selectors import user_company
 from projects.briefs import notifications as notices
 from projects.briefs.models import Bid, Project
@@ -221,6 +222,8 @@ def bid_submit(
     """
     if by.role != User.Role.STUDENT:
         raise PermissionDenied("Only students can bid.")
+    # The bidder's row first: an erasure holding it finishes before, and this bid is refused.
+    user_lock_active(user_id=by.pk)
     if verification_active_for(user=by) is None:
         raise PermissionDenied("Only verified students can bid; ask your school to verify you.")
     project = _locked_project(project_id)

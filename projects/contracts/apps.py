@@ -9,5 +9,7 @@ class ContractsConfig(AppConfig):
 
     def ready(self) -> None:
         from projects.contracts.payment_events import payment_events_register
+        from projects.contracts.privacy import register
 
         payment_events_register()
+        register()

@@ -12,6 +12,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.audit import audit_record
 from marketplace.errors import NotFound, PermissionDenied, StateConflict, ValidationFailed
 from marketplace.models import User
 from payments.models import Escrow
@@ -68,8 +69,10 @@ def dispute_resolve(
     Three steps (`payments.services.escrow`): the dispute is checked under its
     lock; `escrow_settle_split` records the split, has Stripe pay it out with
     no transaction open and books it; then the dispute is resolved under its
-    lock again. When the gateway fails its error is raised, the dispute stays
-    open and the split stays recorded: resolving again with the same amounts
+    lock again, and the resolution is audited (`dispute.resolve`, the split in
+    minor units, the note as its reason) in that same transaction. When the
+    gateway fails its error is raised, the dispute stays open and unaudited
+    and the split stays recorded: resolving again with the same amounts
     completes it (Stripe answers with the same transfer and refund), other
     amounts are refused (StateConflict).
     """
@@ -130,6 +133,24 @@ def _dispute_resolve_locked(
         ).exists()
     ):
         CONTRACT_STATES.transition(contract, C.ACTIVE, actor=by, note=note.strip())
+    escrow = milestone.escrow
+    audit_record(
+        actor=by,
+        action="dispute.resolve",
+        subject=dispute,
+        detail={
+            "milestone_id": milestone.pk,
+            "contract_id": milestone.contract_id,
+            "escrow_id": escrow.pk,
+            "held_cents": escrow.charge_cents,
+            "release_cents": release_cents,
+            "refund_cents": refund_cents,
+            "currency": escrow.currency,
+            "status": [Dispute.Status.OPEN.value, Dispute.Status.RESOLVED.value],
+            "escrow_status": escrow.status,
+        },
+        reason=note.strip(),
+    )
     notices.dispute_resolved(dispute)
     logger.info("dispute.resolved", extra={"dispute_id": dispute.pk})
     return dispute

@@ -378,15 +378,22 @@ def student_payouts_refresh(*, user: User) -> PayoutAccount | None:
     return payout_account_refresh(user=user)
 
 
-def milestone_releases_retry(*, escrow_ids: Sequence[int] | None = None) -> int:
+def milestone_releases_retry(
+    *, escrow_ids: Sequence[int] | None = None, by: User | None = None
+) -> int:
     """Retry the transfers of approved milestones not paid yet, then complete finished contracts.
 
-    For the scheduled task, with `escrow_ids` only those escrows: safe to run
-    any number of times (each transfer has its idempotency key). The students
-    are told and contracts completed by `milestones_released_late`. Returns
-    how many escrows were released.
+    For the scheduled task (no `by`), or for staff (`by`), with `escrow_ids`
+    only those escrows: safe to run any number of times (each transfer has
+    its idempotency key). A staff retry audits each transfer it sends
+    (`transfer.retry`); the scheduled one is the system's and is not
+    audited. The students are told and contracts completed by
+    `milestones_released_late`. Returns how many escrows were released.
+    Raises PermissionDenied when `by` is not staff.
     """
-    return len(escrow_retry_pending_releases(escrow_ids=escrow_ids))
+    if by is not None and not by.is_staff:
+        raise PermissionDenied("Only the platform's staff retry transfers.")
+    return len(escrow_retry_pending_releases(escrow_ids=escrow_ids, actor=by))
 
 
 def contract_cancel(*, contract_id: int, by: User, reason: str) -> Contract:

@@ -6,3 +6,8 @@ class MessagingConfig(AppConfig):
 
     name = "projects.messaging"
     label = "messaging"
+
+    def ready(self) -> None:
+        from projects.messaging.privacy import register
+
+        register()

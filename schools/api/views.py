@@ -243,5 +243,5 @@ class CoordinatorCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        coordinator = coordinator_create(**data.validated_data)
+        coordinator = coordinator_create(**data.validated_data, by=request.user)
         return Response(self.OutputSerializer(coordinator).data, status=status.HTTP_201_CREATED)

@@ -6,8 +6,11 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from marketplace.models import FailedTask, Notification, OutboundEmail, User
+from marketplace.two_factor import totp_device_confirm, totp_device_start
 from payments.models import Chargeback, StripeEvent
 from payments.services.payouts import payout_account_onboard
 from payments.services.reconciliation import ledger_reconcile
@@ -17,6 +20,7 @@ from projects.reviews.models import Review, ReviewReply
 from schools.models import VerificationEvent
 from tests.factories import CoordinatorFactory, SkillFactory, UserFactory
 from tests.factories.contracts import active_contract, completed_contract
+from tests.twofactor import code_now, login_with_second_factor
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +36,7 @@ def superuser() -> User:
 
 @pytest.fixture
 def staff_client(client, superuser):  # type: ignore[no-untyped-def]
-    client.force_login(superuser)
+    login_with_second_factor(client, superuser)
     return client
 
 
@@ -90,6 +94,13 @@ def add_world() -> SimpleNamespace:
         body_text="Hi",
     )
     Notification.objects.create(user=student, key=f"n-{uuid.uuid4().hex}", kind="k", title="Hi")
+    # Sign-in rows: a student with two-factor sign-in on, a refresh token used up by logout.
+    totp_device_confirm(
+        user=student,
+        device_id=totp_device_start(user=student).pk,
+        code=code_now(TOTPDevice.objects.get(user=student)),
+    )
+    RefreshToken.for_user(student).blacklist()
     review = Review.objects.create(
         contract=done,
         role=Review.Role.COMPANY_TO_STUDENT,

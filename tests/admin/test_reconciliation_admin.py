@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from payments.models import DummyGatewayObject, ReconciliationRun
 from tests.factories.contracts import completed_contract
+from tests.twofactor import login_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +70,7 @@ def test_staff_without_the_permission_cannot_run_one(client):
 
     viewer = UserFactory(is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_reconciliationrun"))
-    client.force_login(viewer)
+    login_with_second_factor(client, viewer)
 
     assert RUN not in client.get(LIST).content.decode()
     assert client.post(RUN).status_code == 403

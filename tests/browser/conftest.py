@@ -8,6 +8,7 @@ width and at a 390 px phone width.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django_otp.oath import totp
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -123,3 +125,18 @@ def fill_sign_up(
         page.get_by_label("Company name").fill(company_name)
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
+
+
+def set_up_two_factor(page: Page) -> list[str]:
+    """On the security page a signed-in user was sent to: add the account to an
+    authenticator "app" by typing the key shown (as a person would without a camera),
+    confirm with its code, and leave the recovery codes page. Returns the codes."""
+    page.get_by_role("button", name="Set up two-factor sign-in").click()
+    key = page.locator("code.secret").inner_text()
+    screenshot(page, "two-factor-setup")
+    page.get_by_label("Code").fill(f"{totp(base64.b32decode(key)):06d}")
+    page.get_by_role("button", name="Turn two-factor sign-in on").click()
+    codes = page.locator(".recovery-codes code").all_inner_texts()
+    screenshot(page, "two-factor-recovery-codes")
+    page.get_by_role("link", name="Continue").click()
+    return codes

@@ -9,12 +9,14 @@ from django.utils import timezone
 
 from payments.selectors import ledger_unbalanced_transactions
 from tests.factories import PASSWORD, CoordinatorFactory, SchoolFactory, SkillFactory
+from tests.twofactor import authenticator, code_now
 
 pytestmark = pytest.mark.django_db
 
 
-def _token(api, email):  # type: ignore[no-untyped-def]
-    res = api.post("/api/v1/auth/token/", {"email": email, "password": PASSWORD}, format="json")
+def _token(api, email, **second_factor):  # type: ignore[no-untyped-def]
+    body = {"email": email, "password": PASSWORD, **second_factor}
+    res = api.post("/api/v1/auth/token/", body, format="json")
     assert res.status_code == 200, res.content
     return res.json()["access"]
 
@@ -69,7 +71,9 @@ def test_the_whole_flow_through_the_api(api, django_capture_on_commit_callbacks)
     assert res.status_code == 201, res.content
     company = _client(APIClient, _token(api, "boss@acme.test"))
     student = _client(APIClient, _token(api, "lea@gmail.test"))
-    coord = _client(APIClient, _token(api, coordinator.user.email))
+    # The coordinator signs in with the authenticator's code too.
+    code = code_now(authenticator(coordinator.user))
+    coord = _client(APIClient, _token(api, coordinator.user.email, otp=code))
 
     assert student.get("/api/v1/me/").json()["role"] == "student"
     res = student.patch(

@@ -127,3 +127,10 @@ def test_demo_schools_are_the_same_rows_as_the_public_list(tmp_path):
 
     assert School.objects.filter(name=hec["name"]).count() == 1
     assert schools_import(path=path).unchanged == 1
+
+
+def test_the_demo_says_when_staff_sign_in_without_a_second_factor(settings):
+    settings.TWO_FACTOR_REQUIRED = False
+    assert "without a second factor" in _load()
+    settings.TWO_FACTOR_REQUIRED = True
+    assert "without a second factor" not in _load()

@@ -10,6 +10,7 @@ from factory.django import DjangoModelFactory
 
 from marketplace.models import Company, CompanyMembership, Skill, StudentProfile, User
 from projects.briefs.models import Project
+from schools.addresses import school_email_canonical
 from schools.models import Coordinator, EnrolmentVerification, School, SchoolDomain
 
 PASSWORD = "correct-horse-battery-staple"
@@ -123,6 +124,7 @@ class VerificationFactory(DjangoModelFactory):
     school_email = factory.LazyAttribute(
         lambda o: f"{o.student.email.split('@')[0]}@{o.school.domains.first().domain}"
     )
+    school_email_canonical = factory.LazyAttribute(lambda o: school_email_canonical(o.school_email))
     program = "MSc Computer Science"
     graduation_date = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=365))
     status = EnrolmentVerification.Status.VERIFIED

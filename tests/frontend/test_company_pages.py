@@ -25,6 +25,7 @@ from tests.factories import (
 )
 from tests.factories.contracts import active_contract, completed_contract
 from tests.frontend.helpers import messages_of
+from tests.twofactor import login_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +154,7 @@ def test_another_companys_objects_are_not_found(signed_in):
 
 @pytest.mark.parametrize("make_user", [StudentFactory, lambda: CoordinatorFactory().user])
 def test_other_roles_are_refused(client, make_user):
-    client.force_login(make_user())
+    login_with_second_factor(client, make_user())
     for url in ["/company/", "/company/briefs/new/", "/company/contracts/", "/company/skills/"]:
         assert client.get(url).status_code == 403, url
 

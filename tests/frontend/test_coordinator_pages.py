@@ -26,6 +26,7 @@ from tests.factories import (
 )
 from tests.factories.contracts import completed_contract
 from tests.frontend.helpers import messages_of
+from tests.twofactor import login_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def coordinator():
 
 @pytest.fixture
 def signed_in(client, coordinator):
-    client.force_login(coordinator.user)
+    login_with_second_factor(client, coordinator.user)
     return client
 
 
@@ -97,7 +98,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, name):
 
 
 def test_a_coordinator_account_without_a_school_is_refused(client):
-    client.force_login(UserFactory(role=User.Role.COORDINATOR))
+    login_with_second_factor(client, UserFactory(role=User.Role.COORDINATOR))
     assert client.get(reverse("frontend:coordinator-dashboard")).status_code == 403
 
 

@@ -9,6 +9,7 @@ from frontend.views.notifications import web_url
 from marketplace.models import Notification
 from tests.factories import CompanyMemberFactory, CoordinatorFactory, StudentFactory
 from tests.frontend.helpers import messages_of
+from tests.twofactor import login_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def test_every_role_reads_its_own_notifications_newest_first(client, make_user):
     _notify(user, "Older news", age=10)
     _notify(user, "Latest news")
     _notify(StudentFactory(), "Someone else's news")
-    client.force_login(user)
+    login_with_second_factor(client, user)
     html = client.get("/notifications/").content.decode()
     assert html.index("Latest news") < html.index("Older news")
     assert "Someone else's news" not in html

@@ -27,6 +27,7 @@ from tests.factories import (
 )
 from tests.factories.contracts import active_contract
 from tests.frontend.helpers import messages_of
+from tests.twofactor import login_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +80,7 @@ def _verification_data(school, **change) -> dict[str, object]:
     "make_user", [CompanyMemberFactory, lambda: CoordinatorFactory().user], ids=["company", "coord"]
 )
 def test_other_roles_are_refused(client, make_user):
-    client.force_login(make_user())
+    login_with_second_factor(client, make_user())
     for url in PAGES:
         assert client.get(url).status_code == 403, url
     assert client.post("/student/payouts/").status_code == 403

@@ -185,6 +185,17 @@ def coordinator_invitation(w):
     )
 
 
+def password_reset(w):
+    link = f"{SITE}/accounts/reset/MTI/abc-123/"
+    return Case(
+        user=w.student,
+        context={"link": link, "hours": 72},
+        facts=["elodie@example.com", "72"],
+        words={"en": "password", "fr": "mot de passe"},
+        link=link,
+    )
+
+
 def verification_expiring(w):
     return Case(
         user=w.student,
@@ -802,6 +813,7 @@ CASES = {
     "verification_decision:rejected": verification_rejected,
     "verification_decision:revoked": verification_revoked,
     "coordinator_invitation": coordinator_invitation,
+    "password_reset": password_reset,
     "verification_expiring": verification_expiring,
     "verification_expired": verification_expired,
     "bid_submitted": bid_submitted,
@@ -835,7 +847,7 @@ CASES = {
 
 def test_every_message_folder_has_both_languages_and_a_case():
     folders = sorted(p.name for p in EMAILS.iterdir() if p.is_dir())
-    assert len(folders) == 31
+    assert len(folders) == 32
     assert folders == sorted({name.split(":")[0] for name in CASES})
     for folder in folders:
         for lang in LANGUAGES:

@@ -26,6 +26,7 @@ from payments.services.refunds import escrow_refund, escrow_settle_split
 from payments.tasks import reconcile_ledger_task
 from tests.factories import CompanyMemberFactory, StudentFactory, UserFactory
 from tests.factories.escrows import make_escrow
+from tests.twofactor import login_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -378,7 +379,7 @@ def test_admin_lists_runs_and_ledger_balances(books, client, company, payee):
     _object(books["held"].payment_intent_id).delete()
     run = ledger_reconcile()
     admin = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin)
+    login_with_second_factor(client, admin)
 
     changelist = client.get("/admin/payments/reconciliationrun/")
     detail = client.get(f"/admin/payments/reconciliationrun/{run.pk}/change/")

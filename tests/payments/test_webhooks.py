@@ -39,6 +39,7 @@ from tests.payments.stripe_events import (
     signed,
 )
 from tests.payments.stripe_recorder import StripeRecorder
+from tests.twofactor import login_with_second_factor
 
 S = Escrow.Status
 E = StripeEvent.Status
@@ -273,7 +274,7 @@ def test_the_admin_lists_events_and_processes_failed_ones_again(
     hooks, client, django_capture_on_commit_callbacks
 ):
     admin = User.objects.create_superuser(email="root@example.com", password="pw-123456789")
-    client.force_login(admin)
+    login_with_second_factor(client, admin)
     hooks.deliver(event("ping", {}, event_id="evt_admin"))
     stored = StripeEvent.objects.get()
     StripeEvent.objects.filter(pk=stored.pk).update(status=E.FAILED)

@@ -70,7 +70,7 @@ def test_without_a_password_an_invitation_carries_a_working_set_password_link(
     assert match is not None
     assert urlsafe_base64_decode(match["uid"]).decode() == str(user.pk)
     assert default_token_generator.check_token(user, match["token"])
-    assert resolve(match.group(1)).url_name == "password_reset_confirm"
+    assert resolve(match.group(1)).url_name == "password-reset-confirm"
 
     user.set_password("a-new-long-passphrase-42")
     user.save()

@@ -10,6 +10,7 @@ from django.urls import reverse
 from schools.models import EnrolmentVerification
 from schools.services import verifications_warn_expiring
 from tests.factories import CoordinatorFactory, SchoolFactory, VerificationFactory
+from tests.twofactor import login_with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +153,7 @@ def test_the_setting_sets_the_dashboard_window(client):
     VerificationFactory(school=coordinator.school, graduation_date=_day(10))
     VerificationFactory(school=coordinator.school, graduation_date=_day(11))
     VerificationFactory(school=coordinator.school, graduation_date=_day(-1))
-    client.force_login(coordinator.user)
+    login_with_second_factor(client, coordinator.user)
 
     with at(TODAY):
         res = client.get(reverse("frontend:coordinator-dashboard"))

@@ -47,6 +47,9 @@ class AuthorRef(serializers.Serializer):
     id = serializers.IntegerField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
+    name = serializers.CharField(
+        source="display_name", help_text='the name to show; "Erased user" for an erased account'
+    )
 
 
 class MessageOutput(serializers.Serializer):

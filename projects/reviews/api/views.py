@@ -97,7 +97,7 @@ class PublicReviewOutput(serializers.Serializer):
     def get_reviewer(self, obj: Review) -> str:
         if obj.role == Review.Role.COMPANY_TO_STUDENT:
             return obj.contract.company.name
-        return obj.author.first_name or "A student"
+        return obj.author.first_name or obj.author.display_name or "A student"
 
     @extend_schema_field(ReplyOutput(allow_null=True))
     def get_reply(self, obj: Review) -> dict | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
@@ -29,3 +30,10 @@ class Command(BaseCommand):
         width = max(len(email) for _, email, _ in report.logins)
         for role, email, note in report.logins:
             self.stdout.write(f"  {role:<12} {email:<{width}}  {note}")
+        if not settings.TWO_FACTOR_REQUIRED:
+            self.stdout.write(
+                self.style.WARNING(
+                    "Demo: staff and coordinators sign in without a second factor here "
+                    "(TWO_FACTOR_REQUIRED=false); production requires it."
+                )
+            )
