@@ -57,8 +57,8 @@ def reset_two_factor(
         two_factor_reset(user_id=user.pk, by=request.user, reason=form.cleaned_data["reason"])
     modeladmin.message_user(
         request,
-        f"Two-factor sign-in reset for {queryset.count()} account(s); they set it up again "
-        "at their next sign-in.",
+        f"Two-factor sign-in reset for {queryset.count()} account(s). Staff and coordinators "
+        "set it up again at their next sign-in; others sign in with their password alone.",
         messages.SUCCESS,
     )
     return None

@@ -154,6 +154,21 @@ def storage_delete_on_commit(names: Iterable[str]) -> None:
         transaction.on_commit(delete)
 
 
+# E-mails whose text is a key (a set-password, reset or enrolment link): an export is a
+# file people forward, so their text stays out of it.
+CREDENTIAL_EMAIL_TEMPLATES = frozenset(
+    {"password_reset", "coordinator_invitation", "verification_link"}
+)
+CREDENTIAL_EMAIL_WITHHELD = "(withheld from the export: this e-mail carried a sign-in link)"
+
+
+def _email_exported(email: dict[str, Any]) -> dict[str, Any]:
+    """One e-mail of the export; the text of a `CREDENTIAL_EMAIL_TEMPLATES` one withheld."""
+    if email["template"] in CREDENTIAL_EMAIL_TEMPLATES:
+        return {**email, "body_text": CREDENTIAL_EMAIL_WITHHELD}
+    return email
+
+
 def outbound_emails_forget(*, addresses: Iterable[str]) -> int:
     """Delete the stored e-mails sent (or still to send) to these addresses. Returns how many.
 
@@ -417,11 +432,12 @@ def _accounts_export(user: User) -> Exported:
                     "kind", "title", "url", "created_at", "read_at"
                 )
             ),
-            "emails": list(
-                OutboundEmail.objects.filter(to__iexact=user.email).values(
+            "emails": [
+                _email_exported(email)
+                for email in OutboundEmail.objects.filter(to__iexact=user.email).values(
                     "template", "subject", "body_text", "status", "created_at", "sent_at"
                 )
-            ),
+            ],
             "staff_actions": list(
                 AuditEntry.objects.filter(actor=user).values(
                     "action", "subject_type", "subject_id", "reason", "created_at"

@@ -15,11 +15,13 @@ before its 1.0 release and needs its own browser scripts.
 
 from __future__ import annotations
 
+import math
 import re
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import transaction
+from django.utils import timezone
 from django_otp import devices_for_user
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -167,6 +169,20 @@ def two_factor_reset(*, user_id: int, by: User, reason: str) -> User:
 
 def _clean(code: str) -> str:
     return _SPACES.sub("", code or "").lower()[:32]
+
+
+def two_factor_wait(*, user: User, code: str) -> int:
+    """Seconds before the device that `code` is aimed at (see `two_factor_check`) takes a
+    code again after wrong ones; 0 when it takes one now. Read-only: ask it before
+    `two_factor_check`, whose own failure starts a new wait."""
+    model = TOTPDevice if _TOTP_CODE.match(_clean(code)) else StaticDevice
+    now = timezone.now()
+    wait = 0
+    for device in model.objects.filter(user=user, confirmed=True):
+        allowed, data = device.verify_is_allowed()
+        if not allowed and data and data.get("locked_until"):
+            wait = max(wait, math.ceil((data["locked_until"] - now).total_seconds()))
+    return wait
 
 
 def two_factor_check(*, user: User, code: str) -> Device | None:

@@ -16,7 +16,14 @@ AMOUNT = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0.01")}
 
 
 class DateInput(forms.DateInput):
+    """The browser's date picker. Its value is always ISO 8601 (`2027-02-02`, HTML Living
+    Standard, "valid date string") whatever the page's language: a French `02/02/2027`
+    would be dropped by the browser and saved back as no date."""
+
     input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:
+        super().__init__(attrs, format=format or "%Y-%m-%d")
 
 
 class PickerWidget(forms.CheckboxSelectMultiple):

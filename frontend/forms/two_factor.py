@@ -29,3 +29,11 @@ class PasswordConfirmForm(Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+
+class SetupCodeForm(CodeForm):
+    """The first code of a new authenticator: recovery codes do not exist yet."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].help_text = _("The 6 digits your authenticator app shows now.")

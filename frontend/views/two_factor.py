@@ -28,7 +28,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from frontend.forms import form_add_domain_error
-from frontend.forms.two_factor import CodeForm, PasswordConfirmForm
+from frontend.forms.two_factor import CodeForm, PasswordConfirmForm, SetupCodeForm
 from marketplace.errors import DomainError
 from marketplace.middleware import two_factor_exempt
 from marketplace.models import User
@@ -41,6 +41,7 @@ from marketplace.two_factor import (
     two_factor_disable,
     two_factor_enabled,
     two_factor_required,
+    two_factor_wait,
 )
 
 PENDING_KEY = "two_factor_pending"
@@ -87,10 +88,16 @@ def _pending_user(request: HttpRequest) -> tuple[User, str] | None:
 
 def _code_answered(request: HttpRequest, user: User, form: CodeForm) -> bool:
     """Check the posted code; on success the session is verified (and signed in if needed)."""
+    # A wait already running when the code came: the code was not even checked.
+    wait = two_factor_wait(user=user, code=form.cleaned_data["code"])
     device = two_factor_check(user=user, code=form.cleaned_data["code"])
     if device is None:
         form.add_error(
-            "code", _("This code is not right. After several wrong codes, wait before retrying.")
+            "code",
+            _("Too many wrong codes: wait %(seconds)s seconds, then type the current one.")
+            % {"seconds": wait}
+            if wait
+            else _("This code is not right. After several wrong codes, wait before retrying."),
         )
         return False
     if not request.user.is_authenticated:
@@ -162,7 +169,7 @@ def security(request: HttpRequest) -> HttpResponse:
             setup=device,
             qr=_qr_data_uri(device.config_url),
             secret=base64.b32encode(device.bin_key).decode("ascii"),
-            code_form=CodeForm(),
+            code_form=SetupCodeForm(),
         )
     return render(request, "frontend/account/security.html", context)
 
@@ -200,7 +207,7 @@ def _codes_page(request: HttpRequest, codes: list[str]) -> HttpResponse:
 @require_POST
 def security_confirm(request: HttpRequest) -> HttpResponse:
     """Finish the set-up with the app's first code; shows the recovery codes once."""
-    form = CodeForm(request.POST)
+    form = SetupCodeForm(request.POST)
     if form.is_valid():
         try:
             codes = totp_device_confirm(

@@ -14,7 +14,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from marketplace.api.authentication import AMR_CLAIM, AMR_OTP, AMR_PASSWORD
 from marketplace.api.credentials import TokenRefreshInput
-from marketplace.two_factor import two_factor_check, two_factor_required
+from marketplace.two_factor import two_factor_check, two_factor_required, two_factor_wait
 
 
 class AuthRateThrottle(ScopedRateThrottle):
@@ -45,9 +45,13 @@ class TokenObtainInput(TokenObtainPairSerializer):
                 raise AuthenticationFailed(
                     "This account signs in with a second factor: send `otp`.", code="otp_required"
                 )
+            # A wait already running when the code came: the code was not even checked.
+            wait = two_factor_wait(user=self.user, code=attrs["otp"])
             if two_factor_check(user=self.user, code=attrs["otp"]) is None:
                 raise AuthenticationFailed(
-                    "The second factor is not right (or too many tries: wait and retry).",
+                    f"Too many wrong codes: wait {wait} seconds, then send the current one."
+                    if wait
+                    else "The second factor is not right.",
                     code="otp_invalid",
                 )
             methods.append(AMR_OTP)

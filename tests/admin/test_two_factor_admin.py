@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
@@ -41,3 +43,9 @@ def test_the_admin_sign_in_is_the_sites_which_asks_the_second_factor(client):
     res = client.get("/admin/login/?next=/admin/")
     assert res.status_code == 302
     assert res["Location"] == reverse("frontend:signin") + "?next=/admin/"
+
+
+def test_signed_out_staff_come_back_to_the_admin_after_signing_in(client):
+    page = client.get("/admin/", follow=True)
+    assert unquote(page.redirect_chain[-1][0]) == reverse("frontend:signin") + "?next=/admin/"
+    assert '<input type="hidden" name="next" value="/admin/">' in page.content.decode()

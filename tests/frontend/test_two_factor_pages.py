@@ -172,3 +172,15 @@ def test_the_account_page_links_the_accounts_own_pages(client):
         assert f'href="{reverse(name)}"' in html
     assert "Two-factor sign-in is off." in html
     assert f'href="{reverse("frontend:account")}"' in client.get("/student/").text
+
+
+def test_while_throttled_the_page_says_to_wait_not_that_the_code_is_wrong(client):
+    student = UserFactory()
+    _turn_on(student)
+    _password(client, student)
+    device = authenticator(student)
+    right = code_now(device, steps_ahead=1)
+    client.post(CODE, {"code": "000000" if right != "000000" else "111111"})
+    res = client.post(CODE, {"code": right})
+    assert "Too many wrong codes: wait" in res.content.decode()
+    assert _signed_in_as(client) is None

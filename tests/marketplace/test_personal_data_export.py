@@ -7,6 +7,7 @@ import zipfile
 import pytest
 from django.core.cache import cache
 
+from marketplace.credentials import password_reset_email_send
 from marketplace.privacy import personal_data_export, personal_data_sections
 from tests.factories import PASSWORD, VerifiedStudentFactory
 from tests.factories.contracts import active_contract
@@ -149,3 +150,15 @@ def test_the_routes_are_in_the_openapi_schema(api):
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     assert "/api/v1/me/export/" in schema["paths"]
     assert "/api/v1/me/erase/" in schema["paths"]
+
+
+def test_export_withholds_the_text_of_emails_that_carry_a_sign_in_link():
+    """A reset link in an export someone forwards would let its reader set the password."""
+    student = VerifiedStudentFactory()
+    sent = password_reset_email_send(email=student.email)
+    assert "/accounts/reset/" in sent.body_text
+    data, _zipped = _open(personal_data_export(user=student))
+    emails = [e for e in data["sections"]["account"]["emails"] if e["template"] == "password_reset"]
+    assert len(emails) == 1
+    assert "/accounts/reset/" not in json.dumps(data)
+    assert "withheld" in emails[0]["body_text"]

@@ -88,6 +88,7 @@ def test_guessing_is_throttled_even_the_right_code_waits():
     assert device.throttling_failure_count == 1
     res = _token(student.email, otp=code_now(device, steps_ahead=1))
     assert res.status_code == 401 and res.json()["code"] == "otp_invalid"
+    assert "Too many wrong codes: wait" in res.json()["detail"]
 
 
 def test_a_recovery_code_works_once():
